@@ -1,0 +1,25 @@
+/**
+ * The layout of the config table (docs/data-model.md explains it): one
+ * partition per tenant holding its webhooks, one item per API key, and an
+ * index over keys for the keys CLI.
+ */
+export const KEYS = {
+  partition: 'PK',
+  sort: 'SK',
+  gsi1Partition: 'GSI1PK',
+  gsi1Sort: 'GSI1SK',
+} as const;
+
+export const GSI1 = 'GSI1';
+
+export const tenantPartition = (tenant: string) => `TENANT#${tenant}`;
+export const TENANT_SORT = 'TENANT';
+export const WEBHOOK_SORT_PREFIX = 'WEBHOOK#';
+export const webhookSort = (webhookId: string) => `${WEBHOOK_SORT_PREFIX}${webhookId}`;
+
+export const apiKeyPartition = (keyId: string) => `APIKEY#${keyId}`;
+export const API_KEY_SORT = 'APIKEY';
+/** Every key sits in one index partition: keys are few and written rarely. */
+export const API_KEYS_INDEX_PARTITION = 'APIKEYS';
+export const apiKeyIndexSort = (tenant: string, createdAt: string, keyId: string) =>
+  `${tenant}#${createdAt}#${keyId}`;

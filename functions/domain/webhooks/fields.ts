@@ -1,0 +1,163 @@
+import Handlebars from 'handlebars';
+import * as v from 'valibot';
+
+/**
+ * Building blocks shared by the webhook schemas: header names and values, dot
+ * paths into event data, URLs, secrets. Each carries the message a client sees
+ * when it fails.
+ */
+
+/** RFC 9110 token: what an HTTP header name may contain. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Visible ASCII, spaces and tabs: no CR or LF, so no header injection. */
+const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
+/** Segments of letters, digits, `_`, `-` or `$`, joined by dots. */
+const DOT_PATH = /^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/;
+const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'prototype', 'constructor']);
+const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*(\s*;.*)?$/;
+
+/** Headers the service sets itself on every delivery; nobody may override them. */
+const RESERVED_HEADERS = new Set([
+  'content-type',
+  'content-length',
+  'host',
+  'user-agent',
+  'connection',
+  'transfer-encoding',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'proxy-authorization',
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
+]);
+
+export const isReservedHeader = (name: string): boolean => {
+  const lower = name.toLowerCase();
+  return RESERVED_HEADERS.has(lower) || lower.startsWith('x-alga-');
+};
+
+export const headerName = v.pipe(
+  v.string(),
+  v.minLength(1, 'must not be empty'),
+  v.maxLength(128, 'must be at most 128 characters'),
+  v.regex(HEADER_NAME, "may contain only letters, digits and !#$%&'*+.^_`|~-"),
+  v.check(
+    (name) => !isReservedHeader(name),
+    'is a header the service sets on every delivery, so it cannot be configured',
+  ),
+);
+
+export const headerValue = v.pipe(
+  v.string(),
+  v.maxLength(8192, 'must be at most 8192 characters'),
+  v.regex(HEADER_VALUE, 'may contain only printable ASCII characters, spaces and tabs'),
+);
+
+export const isDotPath = (path: string): boolean =>
+  DOT_PATH.test(path) && path.split('.').every((segment) => !FORBIDDEN_SEGMENTS.has(segment));
+
+export const dotPath = v.pipe(
+  v.string(),
+  v.maxLength(256, 'must be at most 256 characters'),
+  v.check(
+    isDotPath,
+    'must be a dot path such as "ticket.status" (letters, digits, _ - $; no __proto__, prototype or constructor)',
+  ),
+);
+
+export const absoluteHttpUrl = v.pipe(
+  v.string(),
+  v.maxLength(2048, 'must be at most 2048 characters'),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const problem = urlProblem(dataset.value);
+    if (problem) addIssue({ message: problem });
+  }),
+);
+
+const urlProblem = (value: string): string | undefined => {
+  if (!URL.canParse(value)) return 'must be an absolute http(s) URL';
+  const url = new URL(value);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must use http or https';
+  if (!url.hostname) return 'must name a host';
+  if (url.username || url.password) {
+    return 'must not carry credentials; use security.type basic_auth instead';
+  }
+  return undefined;
+};
+
+export const secretValue = v.pipe(
+  v.string(),
+  v.minLength(1, 'must not be empty'),
+  v.maxLength(1024, 'must be at most 1024 characters'),
+);
+
+export const mediaType = v.pipe(
+  v.string(),
+  v.maxLength(255, 'must be at most 255 characters'),
+  v.regex(MEDIA_TYPE, 'must be a media type such as "application/json"'),
+);
+
+export const label = (max = 100) =>
+  v.pipe(
+    v.string(),
+    v.minLength(1, 'must not be empty'),
+    v.maxLength(max, `must be at most ${max} characters`),
+  );
+
+export const boundedArray = <S extends v.GenericSchema>(item: S, max: number, what = 'items') =>
+  v.pipe(v.array(item), v.maxLength(max, `must have at most ${max} ${what}`));
+
+/** Drops repeated entries, keeping the first occurrence's order. */
+export const unique = <T>(items: readonly T[]): T[] => [...new Set(items)];
+
+export const integerBetween = (min: number, max: number) =>
+  v.pipe(
+    v.number(),
+    v.integer(`must be an integer from ${min} to ${max}`),
+    v.minValue(min, `must be an integer from ${min} to ${max}`),
+    v.maxValue(max, `must be an integer from ${min} to ${max}`),
+  );
+
+/** Any JSON value: what `JSON.parse` can produce. */
+export const jsonValue = v.custom<unknown>(
+  (value) => value !== undefined && typeof value !== 'function' && typeof value !== 'symbol',
+  'must be a JSON value',
+);
+
+export const jsonMap = (maxKeys: number) =>
+  v.pipe(
+    v.record(label(128), jsonValue),
+    v.check((map) => Object.keys(map).length <= maxKeys, `must have at most ${maxKeys} entries`),
+  );
+
+/**
+ * A Handlebars template that parses. Parsing needs no helpers or data, so a
+ * syntax error is reported when the webhook is saved, not at its first event.
+ */
+export const handlebarsTemplate = v.pipe(
+  v.string(),
+  v.minLength(1, 'must not be empty'),
+  v.maxLength(65_536, 'must be at most 65536 characters'),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    try {
+      Handlebars.parse(dataset.value);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message.split('\n')[0] : 'unparseable';
+      addIssue({ message: `is not a valid Handlebars template: ${reason}` });
+    }
+  }),
+);
+
+export const isoTimestamp = v.pipe(
+  v.string(),
+  v.regex(
+    /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/,
+    'must be an ISO-8601 date or date-time',
+  ),
+  v.check((value) => !Number.isNaN(Date.parse(value)), 'must be a real calendar date'),
+);

@@ -1,0 +1,380 @@
+import * as v from 'valibot';
+import { EVENT_TYPES } from '../events/catalog.ts';
+import {
+  absoluteHttpUrl,
+  boundedArray,
+  dotPath,
+  handlebarsTemplate,
+  headerName,
+  headerValue,
+  integerBetween,
+  jsonMap,
+  jsonValue,
+  label,
+  mediaType,
+  secretValue,
+  unique,
+} from './fields.ts';
+
+/**
+ * The webhook object of the contract as valibot schemas. Types everywhere else
+ * come from these (`WebhookConfig`, `WebhookPatch`), never from casts.
+ */
+
+export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+export const PAYLOAD_FORMATS = ['json', 'xml', 'form_data', 'custom'] as const;
+export const SECURITY_TYPES = [
+  'none',
+  'basic_auth',
+  'bearer_token',
+  'api_key',
+  'hmac_signature',
+  'oauth2',
+] as const;
+export const HMAC_ALGORITHMS = ['sha1', 'sha256', 'sha512'] as const;
+export const RETRY_STRATEGIES = [
+  'exponential_backoff',
+  'linear_backoff',
+  'fixed_interval',
+  'custom',
+] as const;
+export const FILTER_OPERATORS = [
+  'equals',
+  'not_equals',
+  'contains',
+  'not_contains',
+  'greater_than',
+  'less_than',
+  'in',
+  'not_in',
+] as const;
+
+/** One day: the longest single wait between two attempts. */
+export const MAX_RETRY_DELAY_MS = 86_400_000;
+
+const oneOf = (values: readonly string[]) => `must be one of ${values.join(', ')}`;
+
+const securitySchema = v.variant(
+  'type',
+  [
+    v.strictObject({ type: v.literal('none') }),
+    v.strictObject({
+      type: v.literal('basic_auth'),
+      username: v.pipe(
+        label(255),
+        v.check((name) => !name.includes(':'), 'must not contain ":"'),
+      ),
+      password: secretValue,
+    }),
+    v.strictObject({
+      type: v.literal('bearer_token'),
+      token: secretValue,
+      header_name: v.optional(headerName, 'Authorization'),
+    }),
+    v.strictObject({
+      type: v.literal('api_key'),
+      token: secretValue,
+      header_name: v.optional(headerName, 'Authorization'),
+    }),
+    v.strictObject({
+      type: v.literal('hmac_signature'),
+      secret: v.optional(secretValue),
+      algorithm: v.optional(v.picklist(HMAC_ALGORITHMS, oneOf(HMAC_ALGORITHMS)), 'sha256'),
+      signature_header: v.optional(headerName, 'X-Signature'),
+    }),
+    v.strictObject({
+      type: v.literal('oauth2'),
+      client_id: label(1024),
+      client_secret: secretValue,
+      token_url: absoluteHttpUrl,
+      scope: v.optional(label(1024)),
+    }),
+  ],
+  oneOf(SECURITY_TYPES),
+);
+
+const conditionSchema = v.pipe(
+  v.strictObject({
+    field: dotPath,
+    operator: v.picklist(FILTER_OPERATORS, oneOf(FILTER_OPERATORS)),
+    value: jsonValue,
+  }),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const { operator, value } = dataset.value;
+    const inList = operator === 'in' || operator === 'not_in';
+    if (inList && !Array.isArray(value)) {
+      addIssue({
+        message: `must be an array for operator ${operator}`,
+        path: [issuePath(dataset.value, 'value')],
+      });
+    }
+    const ordered = operator === 'greater_than' || operator === 'less_than';
+    if (ordered && typeof value !== 'number' && typeof value !== 'string') {
+      addIssue({
+        message: `must be a number or a string for operator ${operator}`,
+        path: [issuePath(dataset.value, 'value')],
+      });
+    }
+  }),
+);
+
+/** Builds the path item valibot expects when a check points at a key of an object. */
+const issuePath = (input: Record<string, unknown>, key: string): v.ObjectPathItem => ({
+  type: 'object',
+  origin: 'value',
+  input,
+  key,
+  value: input[key],
+});
+
+const eventFilterSchema = v.strictObject({
+  entity_types: v.optional(boundedArray(label(), 50, 'entity types')),
+  entity_ids: v.optional(boundedArray(v.pipe(v.string(), v.uuid('must be a UUID')), 100, 'ids')),
+  conditions: v.optional(boundedArray(conditionSchema, 20, 'conditions')),
+  tags: v.optional(boundedArray(label(), 50, 'tags')),
+});
+
+const entityName = v.pipe(
+  v.string(),
+  v.regex(/^[a-z][a-z0-9_]{0,63}$/, 'entity names are lower-case words such as "ticket"'),
+);
+
+const payloadFieldsSchema = v.record(entityName, v.nullable(boundedArray(dotPath, 200, 'fields')));
+
+const payloadTransformationSchema = v.strictObject({
+  template: v.optional(v.nullable(handlebarsTemplate)),
+  include_fields: v.optional(boundedArray(dotPath, 200, 'fields')),
+  exclude_fields: v.optional(boundedArray(dotPath, 200, 'fields')),
+  custom_fields: v.optional(jsonMap(50)),
+  flatten_nested: v.optional(v.boolean(), false),
+});
+
+export const DEFAULT_RETRY_CONFIG = {
+  strategy: 'exponential_backoff',
+  max_attempts: 3,
+  initial_delay: 1000,
+  max_delay: 300_000,
+  backoff_multiplier: 2,
+  timeout: 10_000,
+} as const;
+
+const retryConfigSchema = v.pipe(
+  v.strictObject({
+    strategy: v.optional(
+      v.picklist(RETRY_STRATEGIES, oneOf(RETRY_STRATEGIES)),
+      DEFAULT_RETRY_CONFIG.strategy,
+    ),
+    max_attempts: v.optional(integerBetween(1, 10), DEFAULT_RETRY_CONFIG.max_attempts),
+    initial_delay: v.optional(
+      integerBetween(1, MAX_RETRY_DELAY_MS),
+      DEFAULT_RETRY_CONFIG.initial_delay,
+    ),
+    max_delay: v.optional(integerBetween(1000, MAX_RETRY_DELAY_MS), DEFAULT_RETRY_CONFIG.max_delay),
+    backoff_multiplier: v.optional(
+      v.pipe(
+        v.number(),
+        v.minValue(1, 'must be a number from 1 to 10'),
+        v.maxValue(10, 'must be a number from 1 to 10'),
+      ),
+      DEFAULT_RETRY_CONFIG.backoff_multiplier,
+    ),
+    timeout: v.optional(integerBetween(1000, 30_000), DEFAULT_RETRY_CONFIG.timeout),
+    /** The wait before each retry, in ms; only with strategy `custom`. */
+    delays: v.optional(
+      v.pipe(
+        v.array(integerBetween(0, MAX_RETRY_DELAY_MS)),
+        v.minLength(1, 'must list at least one delay'),
+        v.maxLength(9, 'must list at most 9 delays (max_attempts is at most 10)'),
+      ),
+    ),
+  }),
+  v.forward(
+    v.check(
+      (config) => config.strategy !== 'custom' || config.delays !== undefined,
+      'is required when strategy is custom: the wait in ms before each retry',
+    ),
+    ['delays'],
+  ),
+  v.forward(
+    v.check(
+      (config) => config.strategy === 'custom' || config.delays === undefined,
+      'is only used with strategy custom',
+    ),
+    ['delays'],
+  ),
+  v.forward(
+    v.check(
+      (config) => config.initial_delay <= config.max_delay,
+      'must not be greater than max_delay',
+    ),
+    ['initial_delay'],
+  ),
+);
+
+export const DEFAULT_RATE_LIMIT = {
+  enabled: false,
+  requests_per_minute: 60,
+  burst_limit: 10,
+} as const;
+
+const rateLimitSchema = v.strictObject({
+  enabled: v.optional(v.boolean(), DEFAULT_RATE_LIMIT.enabled),
+  requests_per_minute: v.optional(integerBetween(1, 1000), DEFAULT_RATE_LIMIT.requests_per_minute),
+  burst_limit: v.optional(integerBetween(1, 1000), DEFAULT_RATE_LIMIT.burst_limit),
+});
+
+const metadataSchema = v.strictObject({
+  tags: v.optional(boundedArray(label(), 50, 'tags')),
+  properties: v.optional(jsonMap(50)),
+  notes: v.optional(v.pipe(v.string(), v.maxLength(4000, 'must be at most 4000 characters'))),
+});
+
+const customHeadersSchema = v.pipe(
+  v.record(headerName, headerValue),
+  v.check((headers) => Object.keys(headers).length <= 50, 'must have at most 50 headers'),
+);
+
+const eventTypesSchema = v.pipe(
+  v.array(
+    v.picklist(EVENT_TYPES, 'is not a known event type (GET /api/v1/webhooks/events lists them)'),
+  ),
+  v.minLength(1, 'must list at least one event type'),
+  v.transform(unique),
+);
+
+const tagsSchema = v.pipe(boundedArray(label(), 50, 'tags'), v.transform(unique));
+
+/** Each create field's own schema, before defaults or optionality. */
+const fields = {
+  name: v.pipe(
+    v.string(),
+    v.trim(),
+    v.minLength(1, 'must not be empty'),
+    v.maxLength(255, 'must be at most 255 characters'),
+  ),
+  description: v.pipe(v.string(), v.maxLength(4000, 'must be at most 4000 characters')),
+  url: absoluteHttpUrl,
+  method: v.picklist(HTTP_METHODS, oneOf(HTTP_METHODS)),
+  event_types: eventTypesSchema,
+  security: securitySchema,
+  payload_format: v.picklist(PAYLOAD_FORMATS, oneOf(PAYLOAD_FORMATS)),
+  content_type: mediaType,
+  custom_headers: customHeadersSchema,
+  event_filter: eventFilterSchema,
+  payload_fields: payloadFieldsSchema,
+  payload_transformation: payloadTransformationSchema,
+  retry_config: retryConfigSchema,
+  is_active: v.boolean(),
+  is_test_mode: v.boolean(),
+  verify_ssl: v.boolean(),
+  secret_token: secretValue,
+  rate_limit: rateLimitSchema,
+  metadata: metadataSchema,
+  tags: tagsSchema,
+};
+
+/** What POST /webhooks accepts, with the contract's defaults filled in. */
+export const webhookConfigSchema = v.strictObject({
+  name: fields.name,
+  description: v.optional(v.nullable(fields.description)),
+  url: fields.url,
+  method: v.optional(fields.method, 'POST'),
+  event_types: fields.event_types,
+  security: v.optional(fields.security, () => ({ type: 'none' as const })),
+  payload_format: v.optional(fields.payload_format, 'json'),
+  content_type: v.optional(v.nullable(fields.content_type)),
+  custom_headers: v.optional(v.nullable(fields.custom_headers)),
+  event_filter: v.optional(v.nullable(fields.event_filter)),
+  payload_fields: v.optional(v.nullable(fields.payload_fields)),
+  payload_transformation: v.optional(v.nullable(fields.payload_transformation)),
+  retry_config: v.optional(fields.retry_config, () => ({ ...DEFAULT_RETRY_CONFIG })),
+  is_active: v.optional(fields.is_active, true),
+  is_test_mode: v.optional(fields.is_test_mode, false),
+  verify_ssl: v.optional(fields.verify_ssl, true),
+  secret_token: v.optional(v.nullable(fields.secret_token)),
+  rate_limit: v.optional(fields.rate_limit, () => ({ ...DEFAULT_RATE_LIMIT })),
+  metadata: v.optional(v.nullable(fields.metadata)),
+  tags: v.optional(v.nullable(fields.tags)),
+});
+
+/**
+ * What PUT /webhooks/{id} accepts: any create field. A field given replaces
+ * the stored one as a whole (nested defaults applied as on create); `null`
+ * clears an optional field; an absent field is left as it is.
+ */
+export const webhookPatchSchema = v.strictObject({
+  name: v.optional(fields.name),
+  description: v.optional(v.nullable(fields.description)),
+  url: v.optional(fields.url),
+  method: v.optional(fields.method),
+  event_types: v.optional(fields.event_types),
+  security: v.optional(fields.security),
+  payload_format: v.optional(fields.payload_format),
+  content_type: v.optional(v.nullable(fields.content_type)),
+  custom_headers: v.optional(v.nullable(fields.custom_headers)),
+  event_filter: v.optional(v.nullable(fields.event_filter)),
+  payload_fields: v.optional(v.nullable(fields.payload_fields)),
+  payload_transformation: v.optional(v.nullable(fields.payload_transformation)),
+  retry_config: v.optional(fields.retry_config),
+  is_active: v.optional(fields.is_active),
+  is_test_mode: v.optional(fields.is_test_mode),
+  verify_ssl: v.optional(fields.verify_ssl),
+  secret_token: v.optional(v.nullable(fields.secret_token)),
+  rate_limit: v.optional(fields.rate_limit),
+  metadata: v.optional(v.nullable(fields.metadata)),
+  tags: v.optional(v.nullable(fields.tags)),
+});
+
+export type WebhookConfig = v.InferOutput<typeof webhookConfigSchema>;
+export type WebhookPatch = v.InferOutput<typeof webhookPatchSchema>;
+export type Security = v.InferOutput<typeof securitySchema>;
+export type RetryConfig = v.InferOutput<typeof retryConfigSchema>;
+export type EventFilter = v.InferOutput<typeof eventFilterSchema>;
+
+/**
+ * Fields that appear in responses but are not settable. A client that sends a
+ * fetched webhook back (GET, edit, PUT) may include them; they are ignored.
+ */
+export const READ_ONLY_FIELDS = [
+  'webhook_id',
+  'tenant',
+  'signing_secret',
+  'total_deliveries',
+  'successful_deliveries',
+  'failed_deliveries',
+  'last_delivery_at',
+  'last_success_at',
+  'last_failure_at',
+  'auto_disabled_at',
+  'created_at',
+  'updated_at',
+] as const;
+
+/** Drops read-only response fields from a request body before validation. */
+export const withoutReadOnlyFields = (body: unknown): unknown => {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return body;
+  const copy: Record<string, unknown> = { ...body };
+  for (const field of READ_ONLY_FIELDS) delete copy[field];
+  return copy;
+};
+
+/** The stored webhook: its configuration plus what the service keeps about it. */
+export const webhookRecordSchema = v.object({
+  ...webhookConfigSchema.entries,
+  webhook_id: v.string(),
+  tenant: v.string(),
+  signing_secret: v.string(),
+  total_deliveries: v.number(),
+  successful_deliveries: v.number(),
+  failed_deliveries: v.number(),
+  last_delivery_at: v.nullish(v.string()),
+  last_success_at: v.nullish(v.string()),
+  last_failure_at: v.nullish(v.string()),
+  auto_disabled_at: v.nullish(v.string()),
+  created_at: v.string(),
+  updated_at: v.string(),
+  version: v.number(),
+});
+
+export type WebhookRecord = v.InferOutput<typeof webhookRecordSchema>;

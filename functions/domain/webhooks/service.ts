@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto';
+import { ConflictError, NotFoundError } from '../errors.ts';
+import { type ListQuery, listWebhooks, type Page } from './list.ts';
+import type { WebhookConfig, WebhookPatch, WebhookRecord } from './schema.ts';
+import { applyPatch, newWebhook } from './webhook.ts';
+
+/** What the webhook service needs from storage; repositories/webhooks.ts implements it. */
+export interface WebhookStore {
+  get(tenant: string, webhookId: string): Promise<WebhookRecord | undefined>;
+  listByTenant(tenant: string): Promise<WebhookRecord[]>;
+  countByTenant(tenant: string): Promise<number>;
+  /** Writes a new webhook; never overwrites one with the same id. */
+  create(webhook: WebhookRecord): Promise<void>;
+  /**
+   * Writes the changed attributes if the stored version is still
+   * `expectedVersion`; returns false (and writes nothing) otherwise, including
+   * when the webhook has been deleted meanwhile.
+   */
+  update(
+    tenant: string,
+    webhookId: string,
+    changes: Partial<WebhookRecord>,
+    expectedVersion: number,
+  ): Promise<boolean>;
+  /** Returns false if there was nothing to delete. */
+  delete(tenant: string, webhookId: string): Promise<boolean>;
+}
+
+export interface WebhookServiceOptions {
+  maxWebhooksPerTenant: number;
+  now?: () => Date;
+  newId?: () => string;
+}
+
+/** Attempts at an update that keeps losing races before answering 409. */
+const UPDATE_ATTEMPTS = 3;
+
+export class WebhookService {
+  readonly #store: WebhookStore;
+  readonly #maxPerTenant: number;
+  readonly #now: () => Date;
+  readonly #newId: () => string;
+
+  constructor(store: WebhookStore, options: WebhookServiceOptions) {
+    this.#store = store;
+    this.#maxPerTenant = options.maxWebhooksPerTenant;
+    this.#now = options.now ?? (() => new Date());
+    this.#newId = options.newId ?? randomUUID;
+  }
+
+  async create(tenant: string, config: WebhookConfig): Promise<WebhookRecord> {
+    const webhook = newWebhook(tenant, config, { webhookId: this.#newId(), now: this.#now() });
+    // A count, not a transaction: the limit bounds the cost of listing and
+    // matching one tenant's partition; concurrent creates may pass it by a few.
+    if ((await this.#store.countByTenant(tenant)) >= this.#maxPerTenant) {
+      throw new ConflictError(
+        `Tenant ${tenant} already has the maximum of ${this.#maxPerTenant} webhooks; delete one first`,
+      );
+    }
+    await this.#store.create(webhook);
+    return webhook;
+  }
+
+  async get(tenant: string, webhookId: string): Promise<WebhookRecord> {
+    const webhook = await this.#store.get(tenant, webhookId);
+    if (!webhook) throw notFound(webhookId);
+    return webhook;
+  }
+
+  async list(tenant: string, query: ListQuery): Promise<Page<WebhookRecord>> {
+    return listWebhooks(await this.#store.listByTenant(tenant), query);
+  }
+
+  /**
+   * Optimistic concurrency: read, apply, write if the version is unchanged.
+   * A racing update makes us re-apply the patch to the newer state; a racing
+   * delete makes the write fail and the answer 404, never a resurrection.
+   */
+  async update(tenant: string, webhookId: string, patch: WebhookPatch): Promise<WebhookRecord> {
+    for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
+      const current = await this.get(tenant, webhookId);
+      const applied = applyPatch(current, patch, this.#now());
+      if (!applied) return current;
+      if (await this.#store.update(tenant, webhookId, applied.changes, current.version)) {
+        return applied.record;
+      }
+    }
+    throw new ConflictError('The webhook kept changing during the update; try again');
+  }
+
+  async delete(tenant: string, webhookId: string): Promise<void> {
+    if (!(await this.#store.delete(tenant, webhookId))) throw notFound(webhookId);
+  }
+}
+
+const notFound = (webhookId: string) => new NotFoundError(`Webhook ${webhookId} not found`);

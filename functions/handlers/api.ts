@@ -1,0 +1,27 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { createDocumentClient } from '../commons/clients.ts';
+import { integerEnv, requireEnv } from '../commons/config.ts';
+import { logger } from '../commons/logger.ts';
+import { WebhookService } from '../domain/webhooks/service.ts';
+import { bodyLimit, errorEnvelope } from '../http/middlewares.ts';
+import { createRouter } from '../http/router.ts';
+import { WebhookRepository } from '../repositories/webhooks.ts';
+import { webhookRoutes } from '../routes/webhooks.ts';
+
+/** The management API: every route under /api/v1/webhooks. */
+
+export const MAX_BODY_BYTES = 256 * 1024;
+
+const tableName = requireEnv('TABLE_NAME');
+const webhooks = new WebhookService(new WebhookRepository(createDocumentClient(), tableName), {
+  maxWebhooksPerTenant: integerEnv('MAX_WEBHOOKS_PER_TENANT', 1000, { min: 1 }),
+});
+const route = createRouter(webhookRoutes(webhooks));
+
+export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(bodyLimit(MAX_BODY_BYTES))
+  .use(errorEnvelope(logger))
+  .handler((event) => route(event));

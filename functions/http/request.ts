@@ -1,0 +1,76 @@
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import * as v from 'valibot';
+import { BadRequestError, UnauthorizedError } from '../domain/errors.ts';
+import { PERMISSIONS, type Principal } from '../domain/keys/api-keys.ts';
+
+/** What a route handler gets: the event's parts it may need, already normalised. */
+export interface ApiRequest {
+  method: string;
+  params: Record<string, string>;
+  query: Record<string, string>;
+  headers: Record<string, string>;
+  principal: Principal;
+  requestId: string;
+  /** The body parsed as JSON; throws BAD_REQUEST if it is missing or malformed. */
+  json(): unknown;
+}
+
+/**
+ * The authorizer's context. API Gateway hands context values over as strings,
+ * so permissions travel as a comma-separated list.
+ */
+const authorizerContextSchema = v.object({
+  tenant: v.pipe(v.string(), v.minLength(1)),
+  key_id: v.pipe(v.string(), v.minLength(1)),
+  permissions: v.pipe(
+    v.string(),
+    v.transform((list) => list.split(',').filter((name) => name.length > 0)),
+    v.array(v.picklist(PERMISSIONS)),
+  ),
+});
+
+/** The principal the authorizer put on the request; a request without one never reaches a route. */
+export const principalOf = (event: APIGatewayProxyEvent): Principal => {
+  const parsed = v.safeParse(authorizerContextSchema, event.requestContext.authorizer ?? {});
+  if (!parsed.success) throw new UnauthorizedError('Missing or invalid API key');
+  const { tenant, key_id, permissions } = parsed.output;
+  return { tenant, keyId: key_id, permissions };
+};
+
+export const lowerCaseHeaders = (
+  headers: APIGatewayProxyEvent['headers'],
+): Record<string, string> => {
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value !== undefined) result[name.toLowerCase()] = value;
+  }
+  return result;
+};
+
+export const definedValues = (
+  values: Record<string, string | undefined> | null,
+): Record<string, string> => {
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(values ?? {})) {
+    if (value !== undefined) result[name] = value;
+  }
+  return result;
+};
+
+export const bodyText = (event: APIGatewayProxyEvent): string =>
+  event.body === null
+    ? ''
+    : event.isBase64Encoded
+      ? Buffer.from(event.body, 'base64').toString('utf8')
+      : event.body;
+
+export const parseJsonBody = (event: APIGatewayProxyEvent): unknown => {
+  const text = bodyText(event);
+  if (text.trim() === '') throw new BadRequestError('A JSON request body is required');
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const reason = error instanceof SyntaxError ? `: ${error.message}` : '';
+    throw new BadRequestError(`The request body is not valid JSON${reason}`);
+  }
+};

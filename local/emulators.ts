@@ -1,0 +1,76 @@
+import type { AddressInfo } from 'node:net';
+import dynalite from 'dynalite';
+import { buildApp } from 'fauxqs';
+
+/**
+ * The pure-JS emulators behind the local runtime, in this process, on
+ * 127.0.0.1 only. dynalite keeps its tables in LevelDB under a folder (so
+ * webhooks survive a restart) or in memory; fauxqs keeps queues in memory.
+ */
+
+export interface RunningEmulator {
+  endpoint: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export const startDynamoDb = async (options: {
+  port: number;
+  host: string;
+  path?: string | undefined;
+}): Promise<RunningEmulator> => {
+  const server = dynalite({
+    ...(options.path === undefined ? {} : { path: options.path }),
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://${options.host}:${port}`,
+    port,
+    stop: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error?: Error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+};
+
+/** fauxqs's queue URLs: `http://sqs.<region>.localhost:<port>/<account>/<name>`. */
+const FAUXQS_QUEUE_URL = /http:\/\/sqs\.[a-z0-9-]+\.localhost(:\d+)?\//g;
+
+/**
+ * fauxqs's own start function listens on every interface; its app builder
+ * lets us listen on loopback alone. Its queue URLs name a host that only
+ * resolves with wildcard DNS, which SDK clients then try to reach; answers
+ * carry `http://127.0.0.1:<port>/...` instead (fauxqs finds queues by the
+ * path, whatever the host).
+ */
+export const startSqs = async (options: {
+  port: number;
+  host: string;
+}): Promise<RunningEmulator> => {
+  const app = buildApp({ logger: false });
+  app.addHook('onSend', async (_request, _reply, payload) =>
+    typeof payload === 'string'
+      ? payload.replace(
+          FAUXQS_QUEUE_URL,
+          (_match, port: string | undefined) => `http://${options.host}${port ?? ''}/`,
+        )
+      : payload,
+  );
+  await app.listen({ port: options.port, host: options.host });
+  const { port } = app.server.address() as AddressInfo;
+  return {
+    endpoint: `http://${options.host}:${port}`,
+    port,
+    stop: async () => {
+      await app.close();
+    },
+  };
+};

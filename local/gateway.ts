@@ -1,0 +1,372 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type {
+  APIGatewayAuthorizerResult,
+  APIGatewayEventRequestContext,
+  APIGatewayProxyEvent,
+  APIGatewayProxyResult,
+  APIGatewayRequestAuthorizerEvent,
+  Context,
+} from 'aws-lambda';
+import {
+  API,
+  type GatewayResponseDefinition,
+  gatewayResponse,
+  gatewayResponseBody,
+  gatewayResponseHeaders,
+} from '../lib/resources.ts';
+import { InvocationTimeout, invoke } from './lambda-context.ts';
+import { TokenBuckets } from './token-bucket.ts';
+
+/**
+ * API Gateway (REST, Lambda proxy) in front of the real handlers: the same
+ * resources, authorizer with its cache, usage-plan throttling and gateway
+ * responses as the stack, and byte-for-byte the event shapes the deployed
+ * functions receive.
+ */
+
+type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+type AuthorizerHandler = (
+  event: APIGatewayRequestAuthorizerEvent,
+  context: Context,
+) => Promise<APIGatewayAuthorizerResult>;
+
+export interface GatewayOptions {
+  host: string;
+  port: number;
+  api: ApiHandler;
+  authorizer: AuthorizerHandler;
+  authorizerCacheTtlSeconds: number;
+  throttle: { rateLimit: number; burstLimit: number };
+  retryAfterSeconds: number;
+  /** One line per request; omit for silence. */
+  log?: (line: string) => void;
+}
+
+export interface RunningGateway {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+const ACCOUNT = '000000000000';
+const REGION = 'us-east-1';
+const API_ID = 'local';
+/** API Gateway's own limits: 10 MiB payloads, 29 s integration timeout. */
+const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
+const INTEGRATION_TIMEOUT_MS = 29_000;
+const API_FUNCTION_TIMEOUT_MS = 29_000;
+const AUTHORIZER_TIMEOUT_MS = 10_000;
+const BASE_PATH = `/${API.basePath.join('/')}`;
+const PROXY_RESOURCE = `${BASE_PATH}/{proxy+}`;
+
+class PayloadTooLarge extends Error {}
+
+const readBody = (request: IncomingMessage): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_PAYLOAD_BYTES) {
+        reject(new PayloadTooLarge());
+        request.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.on('error', reject);
+  });
+
+/** Header maps as API Gateway builds them: names as the client sent them; last value wins. */
+const headerMaps = (request: IncomingMessage) => {
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  for (let index = 0; index < request.rawHeaders.length; index += 2) {
+    const name = request.rawHeaders[index] ?? '';
+    const value = request.rawHeaders[index + 1] ?? '';
+    headers[name] = value;
+    multiValueHeaders[name] = [...(multiValueHeaders[name] ?? []), value];
+  }
+  return { headers, multiValueHeaders };
+};
+
+const queryMaps = (url: URL) => {
+  if ([...url.searchParams.keys()].length === 0) {
+    return { queryStringParameters: null, multiValueQueryStringParameters: null };
+  }
+  const queryStringParameters: Record<string, string> = {};
+  const multiValueQueryStringParameters: Record<string, string[]> = {};
+  for (const [name, value] of url.searchParams) {
+    queryStringParameters[name] = value;
+    multiValueQueryStringParameters[name] = [
+      ...(multiValueQueryStringParameters[name] ?? []),
+      value,
+    ];
+  }
+  return { queryStringParameters, multiValueQueryStringParameters };
+};
+
+/** The stack's resources: the base path and `{proxy+}` below it, method ANY on both. */
+const resolveResource = (path: string) => {
+  const trimmed = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+  if (trimmed === BASE_PATH) return { resource: BASE_PATH, pathParameters: null };
+  if (trimmed.startsWith(`${BASE_PATH}/`)) {
+    const proxy = trimmed.slice(BASE_PATH.length + 1);
+    try {
+      return { resource: PROXY_RESOURCE, pathParameters: { proxy: decodeURIComponent(proxy) } };
+    } catch {
+      return { resource: PROXY_RESOURCE, pathParameters: { proxy } };
+    }
+  }
+  return undefined;
+};
+
+/** IAM-style wildcard match of a policy resource against the method ARN. */
+const resourceMatches = (pattern: string, arn: string): boolean => {
+  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
+  return new RegExp(`^${escaped}$`).test(arn);
+};
+
+const allows = (result: APIGatewayAuthorizerResult, methodArn: string): boolean => {
+  const statements = result.policyDocument.Statement.filter(
+    (statement) => 'Action' in statement || 'NotAction' in statement,
+  );
+  const resourcesOf = (statement: (typeof statements)[number]): string[] => {
+    if (!('Resource' in statement)) return [];
+    const resource = statement.Resource;
+    if (resource === undefined) return [];
+    return Array.isArray(resource) ? resource : [resource];
+  };
+  const matching = statements.filter((statement) =>
+    resourcesOf(statement).some((resource) => resourceMatches(resource, methodArn)),
+  );
+  return (
+    matching.some((statement) => statement.Effect === 'Allow') &&
+    !matching.some((statement) => statement.Effect === 'Deny')
+  );
+};
+
+/** Context values reach the integration as strings, as API Gateway passes them. */
+const stringContext = (context: APIGatewayAuthorizerResult['context']) => {
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(context ?? {})) {
+    if (value !== null && value !== undefined) result[name] = String(value);
+  }
+  return result;
+};
+
+export const startGateway = async (options: GatewayOptions): Promise<RunningGateway> => {
+  const authorizerCache = new Map<string, { result: APIGatewayAuthorizerResult; until: number }>();
+  const buckets = new TokenBuckets(options.throttle.rateLimit, options.throttle.burstLimit);
+  const log = options.log ?? (() => undefined);
+
+  const sendGatewayResponse = (response: ServerResponse, type: string, requestId: string) => {
+    const definition: GatewayResponseDefinition = gatewayResponse(type);
+    response.writeHead(definition.statusCode, {
+      'content-type': 'application/json',
+      'x-amzn-requestid': requestId,
+      'x-amzn-errortype': type,
+      ...gatewayResponseHeaders(definition, options.retryAfterSeconds),
+    });
+    response.end(gatewayResponseBody(definition));
+    return definition.statusCode;
+  };
+
+  const authorize = async (
+    event: APIGatewayRequestAuthorizerEvent,
+    apiKey: string,
+  ): Promise<APIGatewayAuthorizerResult | 'unauthorized'> => {
+    const cached = authorizerCache.get(apiKey);
+    if (cached && cached.until > Date.now()) return cached.result;
+    try {
+      const result = await invoke(options.authorizer, event, 'authorizer', AUTHORIZER_TIMEOUT_MS);
+      if (options.authorizerCacheTtlSeconds > 0) {
+        authorizerCache.set(apiKey, {
+          result,
+          until: Date.now() + options.authorizerCacheTtlSeconds * 1000,
+        });
+      }
+      return result;
+    } catch (error) {
+      if (error instanceof Error && error.message === 'Unauthorized') return 'unauthorized';
+      throw error;
+    }
+  };
+
+  const handle = async (
+    request: IncomingMessage,
+    response: ServerResponse,
+    requestId: string,
+  ): Promise<{ status: number; principal?: string }> => {
+    const url = new URL(request.url ?? '/', 'http://gateway.local');
+    const method = request.method ?? 'GET';
+    let body: string;
+    try {
+      body = await readBody(request);
+    } catch (error) {
+      if (error instanceof PayloadTooLarge) {
+        return { status: sendGatewayResponse(response, 'REQUEST_TOO_LARGE', requestId) };
+      }
+      throw error;
+    }
+    const route = resolveResource(url.pathname);
+    if (!route) {
+      return { status: sendGatewayResponse(response, 'MISSING_AUTHENTICATION_TOKEN', requestId) };
+    }
+    const { headers, multiValueHeaders } = headerMaps(request);
+    const now = new Date();
+    const requestContext: Omit<APIGatewayEventRequestContext, 'authorizer'> = {
+      accountId: ACCOUNT,
+      apiId: API_ID,
+      protocol: `HTTP/${request.httpVersion}`,
+      httpMethod: method,
+      identity: {
+        accessKey: null,
+        accountId: null,
+        apiKey: null,
+        apiKeyId: null,
+        caller: null,
+        clientCert: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
+        user: null,
+        userAgent: request.headers['user-agent'] ?? null,
+        userArn: null,
+      },
+      path: `/${API.stageName}${url.pathname}`,
+      stage: API.stageName,
+      requestId,
+      requestTimeEpoch: now.getTime(),
+      resourceId: route.resource === BASE_PATH ? 'base' : 'proxy',
+      resourcePath: route.resource,
+      domainName: request.headers.host ?? '127.0.0.1',
+      domainPrefix: API_ID,
+      extendedRequestId: requestId,
+      requestTime: now.toUTCString(),
+    };
+    const shared = {
+      resource: route.resource,
+      path: url.pathname,
+      httpMethod: method,
+      headers,
+      multiValueHeaders,
+      ...queryMaps(url),
+      pathParameters: route.pathParameters,
+      stageVariables: null,
+    };
+
+    // The authorizer's identity source: no X-API-Key, no call, a 401.
+    const apiKey = request.headers['x-api-key'];
+    if (typeof apiKey !== 'string' || apiKey === '') {
+      return { status: sendGatewayResponse(response, 'UNAUTHORIZED', requestId) };
+    }
+    const methodArn = `arn:aws:execute-api:${REGION}:${ACCOUNT}:${API_ID}/${API.stageName}/${method}${url.pathname}`;
+    let authorization: APIGatewayAuthorizerResult | 'unauthorized';
+    try {
+      authorization = await authorize(
+        {
+          type: 'REQUEST',
+          methodArn,
+          ...shared,
+          requestContext: { ...requestContext, authorizer: undefined },
+        },
+        apiKey,
+      );
+    } catch {
+      return { status: sendGatewayResponse(response, 'AUTHORIZER_FAILURE', requestId) };
+    }
+    if (authorization === 'unauthorized') {
+      return { status: sendGatewayResponse(response, 'UNAUTHORIZED', requestId) };
+    }
+    if (!allows(authorization, methodArn)) {
+      return { status: sendGatewayResponse(response, 'ACCESS_DENIED', requestId) };
+    }
+    const principal = authorization.principalId;
+    // Usage plan: the key the authorizer names is throttled on its own bucket.
+    const usageKey = authorization.usageIdentifierKey;
+    if (!usageKey) {
+      return { status: sendGatewayResponse(response, 'INVALID_API_KEY', requestId), principal };
+    }
+    if (!buckets.take(usageKey)) {
+      return { status: sendGatewayResponse(response, 'THROTTLED', requestId), principal };
+    }
+
+    const event: APIGatewayProxyEvent = {
+      ...shared,
+      requestContext: {
+        ...requestContext,
+        authorizer: {
+          principalId: principal,
+          integrationLatency: 0,
+          ...stringContext(authorization.context),
+        },
+      },
+      body: body === '' ? null : body,
+      isBase64Encoded: false,
+    };
+    let result: APIGatewayProxyResult;
+    try {
+      result = await invoke(
+        options.api,
+        event,
+        'api',
+        Math.min(API_FUNCTION_TIMEOUT_MS, INTEGRATION_TIMEOUT_MS),
+      );
+    } catch (error) {
+      const type =
+        error instanceof InvocationTimeout ? 'INTEGRATION_TIMEOUT' : 'INTEGRATION_FAILURE';
+      if (!(error instanceof InvocationTimeout)) {
+        log(`api function failed: ${error instanceof Error ? error.stack : String(error)}`);
+      }
+      return { status: sendGatewayResponse(response, type, requestId), principal };
+    }
+    const responseHeaders: Record<string, string | string[]> = { 'x-amzn-requestid': requestId };
+    for (const [name, value] of Object.entries(result.headers ?? {})) {
+      responseHeaders[name.toLowerCase()] = String(value);
+    }
+    for (const [name, values] of Object.entries(result.multiValueHeaders ?? {})) {
+      responseHeaders[name.toLowerCase()] = values.map(String);
+    }
+    response.writeHead(result.statusCode, responseHeaders);
+    response.end(result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
+    return { status: result.statusCode, principal };
+  };
+
+  const server: Server = createServer((request, response) => {
+    const started = performance.now();
+    const requestId = randomUUID();
+    handle(request, response, requestId)
+      .then(({ status, principal }) => {
+        const took = (performance.now() - started).toFixed(1);
+        const who = principal ? ` ${principal}` : '';
+        log(`${request.method} ${request.url} → ${status} ${took} ms${who}`);
+      })
+      .catch((error: unknown) => {
+        log(`gateway error: ${error instanceof Error ? error.stack : String(error)}`);
+        if (!response.headersSent) sendGatewayResponse(response, 'DEFAULT_5XX', requestId);
+        else response.destroy();
+      });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${options.host}:${port}`,
+    port,
+    stop: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+};

@@ -1,0 +1,205 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { createDocumentClient } from '../functions/commons/clients.ts';
+import {
+  generateApiKey,
+  MAX_KEY_LENGTH,
+  MIN_KEY_LENGTH,
+  newApiKeyRecord,
+  PERMISSIONS,
+} from '../functions/domain/keys/api-keys.ts';
+import { ApiKeyRepository } from '../functions/repositories/api-keys.ts';
+import { API, CONFIG_TABLE } from '../lib/resources.ts';
+import { type RunningEmulator, startDynamoDb, startSqs } from './emulators.ts';
+import { startGateway } from './gateway.ts';
+import { ensureConfigTable, ensureQueues, type QueueUrls } from './provision.ts';
+
+/**
+ * The whole service on one machine: emulators (or endpoints given in the
+ * environment), the stack's tables and queues, and the deployed handlers
+ * behind an API Gateway look-alike.
+ */
+
+export interface LocalRuntimeOptions {
+  /** 0 picks a free port. */
+  port: number;
+  sqsPort: number;
+  dynamoDbPort: number;
+  host: string;
+  /** Where dynalite keeps its tables; undefined keeps them in memory. */
+  dataDir?: string | undefined;
+  /** The dev tenant's key; generated (and kept in dataDir) when absent. */
+  devApiKey?: string | undefined;
+  devTenant: string;
+  authorizerCacheTtlSeconds: number;
+  throttle: { rateLimit: number; burstLimit: number };
+  retryAfterSeconds: number;
+  /** Environment for the handlers, on top of what the runtime sets. */
+  env?: Record<string, string>;
+  log?: (line: string) => void;
+}
+
+export interface LocalRuntime {
+  apiUrl: string;
+  sqsEndpoint: string;
+  dynamoDbEndpoint: string;
+  tableName: string;
+  queues: { events: QueueUrls; deliveries: QueueUrls };
+  devApiKey: string;
+  devTenant: string;
+  usingEmulators: { dynamoDb: boolean; sqs: boolean };
+  stop(): Promise<void>;
+}
+
+export const defaultOptions = (env: NodeJS.ProcessEnv = process.env): LocalRuntimeOptions => ({
+  port: Number(env.PORT ?? 3000),
+  sqsPort: Number(env.SQS_PORT ?? 4566),
+  dynamoDbPort: Number(env.DYNAMODB_PORT ?? 8000),
+  host: '127.0.0.1',
+  dataDir: env.HOOKLINE_DATA_DIR ?? join(process.cwd(), '.hookline'),
+  devApiKey: env.WEBHOOKS_DEV_API_KEY || undefined,
+  devTenant: env.WEBHOOKS_DEV_TENANT ?? 'dev',
+  authorizerCacheTtlSeconds: Number(
+    env.AUTHORIZER_CACHE_TTL_SECONDS ?? API.authorizerCacheTtlSeconds,
+  ),
+  throttle: {
+    rateLimit: Number(env.API_RATE_LIMIT ?? API.throttle.rateLimit),
+    burstLimit: Number(env.API_BURST_LIMIT ?? API.throttle.burstLimit),
+  },
+  retryAfterSeconds: Number(env.API_RETRY_AFTER_SECONDS ?? API.retryAfterSeconds),
+});
+
+/** A service endpoint from the SDK's own variables, if the user set one. */
+const configuredEndpoint = (service: 'DYNAMODB' | 'SQS'): string | undefined =>
+  process.env[`AWS_ENDPOINT_URL_${service}`] || process.env.AWS_ENDPOINT_URL || undefined;
+
+let started = false;
+
+const devKeyFile = (dataDir: string) => join(dataDir, 'dev-api-key');
+
+/** The dev key: given, or kept from an earlier start, or new (and then kept). */
+const resolveDevKey = async (options: LocalRuntimeOptions): Promise<string> => {
+  if (options.devApiKey) return options.devApiKey;
+  if (options.dataDir) {
+    const saved = await readFile(devKeyFile(options.dataDir), 'utf8').catch(() => undefined);
+    if (saved?.trim()) return saved.trim();
+  }
+  const key = generateApiKey();
+  if (options.dataDir) await writeFile(devKeyFile(options.dataDir), `${key}\n`, { mode: 0o600 });
+  return key;
+};
+
+export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<LocalRuntime> => {
+  // The handlers read their configuration once, at import, as on Lambda; a
+  // second runtime in one process would silently reuse the first one's.
+  if (started) throw new Error('The local runtime can start once per process');
+  started = true;
+  const log = options.log ?? (() => undefined);
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop();
+  };
+
+  try {
+    if (options.dataDir) await mkdir(options.dataDir, { recursive: true });
+    const emulate = { dynamoDb: !configuredEndpoint('DYNAMODB'), sqs: !configuredEndpoint('SQS') };
+    if (emulate.dynamoDb || emulate.sqs) {
+      // Emulators take any credentials; the SDK insists on having some.
+      process.env.AWS_ACCESS_KEY_ID ??= 'local';
+      process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
+    }
+    process.env.AWS_REGION ??= 'us-east-1';
+
+    let dynamo: RunningEmulator | undefined;
+    if (emulate.dynamoDb) {
+      dynamo = await startDynamoDb({
+        port: options.dynamoDbPort,
+        host: options.host,
+        path: options.dataDir ? join(options.dataDir, 'dynamodb') : undefined,
+      });
+      stops.push(dynamo.stop);
+      process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamo.endpoint;
+    }
+    let sqs: RunningEmulator | undefined;
+    if (emulate.sqs) {
+      sqs = await startSqs({ port: options.sqsPort, host: options.host });
+      stops.push(sqs.stop);
+      process.env.AWS_ENDPOINT_URL_SQS = sqs.endpoint;
+    }
+    const dynamoDbEndpoint = dynamo?.endpoint ?? configuredEndpoint('DYNAMODB') ?? '';
+    const sqsEndpoint = sqs?.endpoint ?? configuredEndpoint('SQS') ?? '';
+
+    const tableName = process.env.TABLE_NAME ?? CONFIG_TABLE.localName;
+    const dynamoClient = new DynamoDBClient({});
+    stops.push(async () => dynamoClient.destroy());
+    await ensureConfigTable(dynamoClient, tableName);
+    const sqsClient = new SQSClient({});
+    stops.push(async () => sqsClient.destroy());
+    const queues = await ensureQueues(sqsClient);
+
+    Object.assign(process.env, {
+      TABLE_NAME: tableName,
+      EVENTS_QUEUE_URL: queues.events.url,
+      EVENTS_DLQ_URL: queues.events.deadLetterUrl,
+      DELIVERIES_QUEUE_URL: queues.deliveries.url,
+      DELIVERIES_DLQ_URL: queues.deliveries.deadLetterUrl,
+      POWERTOOLS_SERVICE_NAME: 'hookline',
+      POWERTOOLS_LOG_LEVEL: process.env.LOG_LEVEL ?? 'WARN',
+      ...options.env,
+    });
+
+    const devApiKey = await resolveDevKey(options);
+    if (devApiKey.length < MIN_KEY_LENGTH || devApiKey.length > MAX_KEY_LENGTH) {
+      throw new Error(
+        `WEBHOOKS_DEV_API_KEY must be ${MIN_KEY_LENGTH} to ${MAX_KEY_LENGTH} characters long`,
+      );
+    }
+    const keys = new ApiKeyRepository(createDocumentClient(dynamoClient), tableName);
+    const record = newApiKeyRecord(
+      devApiKey,
+      options.devTenant,
+      [...PERMISSIONS],
+      new Date(),
+      'local dev key',
+    );
+    if (!(await keys.create(record))) {
+      const existing = await keys.get(record.key_id);
+      if (existing?.revoked_at) log(`warning: the dev API key ${record.key_id} is revoked`);
+      else if (existing && existing.tenant !== options.devTenant) {
+        log(`warning: the dev API key belongs to tenant ${existing.tenant}`);
+      }
+    }
+
+    // The deployed entry points themselves, configured by the environment above.
+    const api = await import('../functions/handlers/api.ts');
+    const authorizer = await import('../functions/handlers/authorizer.ts');
+    const gateway = await startGateway({
+      host: options.host,
+      port: options.port,
+      api: api.handler,
+      authorizer: authorizer.handler,
+      authorizerCacheTtlSeconds: options.authorizerCacheTtlSeconds,
+      throttle: options.throttle,
+      retryAfterSeconds: options.retryAfterSeconds,
+      log,
+    });
+    stops.push(gateway.stop);
+
+    return {
+      apiUrl: gateway.url,
+      sqsEndpoint,
+      dynamoDbEndpoint,
+      tableName,
+      queues,
+      devApiKey,
+      devTenant: options.devTenant,
+      usingEmulators: emulate,
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll().catch(() => undefined);
+    throw error;
+  }
+};

@@ -1,0 +1,46 @@
+import { defaultOptions, startLocalRuntime } from './runtime.ts';
+
+/**
+ * `npm start`: the service on this machine, no Docker, no cloud. Settings come
+ * from the environment (README, "Configuration").
+ */
+
+const started = performance.now();
+const timestamp = () => new Date().toISOString().slice(11, 23);
+const say = (line: string) => process.stdout.write(`${timestamp()} ${line}\n`);
+
+const runtime = await startLocalRuntime({ ...defaultOptions(), log: say }).catch(
+  (error: unknown) => {
+    process.stderr.write(
+      `hookline: could not start: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);
+
+const lines = [
+  '',
+  'Hookline is running locally.',
+  `  API          ${runtime.apiUrl}/api/v1/webhooks`,
+  `  API key      ${runtime.devApiKey}   (tenant ${runtime.devTenant}; header X-API-Key)`,
+  `  SQS          ${runtime.sqsEndpoint}${runtime.usingEmulators.sqs ? ' (fauxqs)' : ''}`,
+  `    ingest     ${runtime.queues.events.url}`,
+  `    deliveries ${runtime.queues.deliveries.url}`,
+  `  DynamoDB     ${runtime.dynamoDbEndpoint}${runtime.usingEmulators.dynamoDb ? ' (dynalite)' : ''}  table ${runtime.tableName}`,
+  `  Data         ${defaultOptions().dataDir ?? '(in memory)'}`,
+  '',
+  `Ready in ${Math.round(performance.now() - started)} ms. Ctrl-C stops.`,
+];
+process.stdout.write(`${lines.join('\n')}\n`);
+
+let stopping = false;
+const stop = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  say(`${signal}: stopping`);
+  await runtime.stop();
+  say('stopped');
+  process.exit(0);
+};
+process.on('SIGINT', () => void stop('SIGINT'));
+process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -1,0 +1,168 @@
+import { GSI1, KEYS } from '../functions/commons/table.ts';
+
+/**
+ * The resources the stack defines, as plain data. The CDK stack builds them
+ * from here and the local runtime creates the same tables and queues from
+ * here, so the two cannot drift apart. No CDK imports: the local runtime
+ * loads this without aws-cdk-lib.
+ */
+
+export const CONFIG_TABLE = {
+  /** The table's name in the local runtime; on AWS CloudFormation names it. */
+  localName: 'hookline-config',
+  partitionKey: KEYS.partition,
+  sortKey: KEYS.sort,
+  indexes: [{ name: GSI1, partitionKey: KEYS.gsi1Partition, sortKey: KEYS.gsi1Sort }],
+} as const;
+
+export interface QueueDefinition {
+  name: string;
+  deadLetterQueue: string;
+  /** Above the consuming function's timeout (AWS advises 6x) so a slow batch is not seen twice. */
+  visibilityTimeoutSeconds: number;
+  /** Receives before a message moves to the dead-letter queue. */
+  maxReceiveCount: number;
+}
+
+export const QUEUES = {
+  /** Producers' events, consumed by the fan-out function. */
+  events: {
+    name: 'webhook-events',
+    deadLetterQueue: 'webhook-events-dlq',
+    visibilityTimeoutSeconds: 180,
+    maxReceiveCount: 5,
+  },
+  /** Delivery jobs, consumed by the delivery function. */
+  deliveries: {
+    name: 'webhook-deliveries',
+    deadLetterQueue: 'webhook-deliveries-dlq',
+    visibilityTimeoutSeconds: 360,
+    maxReceiveCount: 5,
+  },
+} as const satisfies Record<string, QueueDefinition>;
+
+/** Dead-letter queues keep messages for the longest time SQS allows. */
+export const DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600;
+
+export const API = {
+  /** Path segments under the stage: /api/v1/webhooks. */
+  basePath: ['api', 'v1', 'webhooks'],
+  stageName: 'prod',
+  /** How long API Gateway caches an authorizer answer per key; also how long a revoked key may still work. */
+  authorizerCacheTtlSeconds: 300,
+  /** Per-key throttling (usage plan): steady requests per second and burst. */
+  throttle: { rateLimit: 50, burstLimit: 100 },
+  /** What a throttled client is told to wait, in seconds. */
+  retryAfterSeconds: 1,
+} as const;
+
+export interface GatewayResponseDefinition {
+  /** The API Gateway response type (aws-cdk-lib ResponseType name). */
+  type: string;
+  statusCode: number;
+  code: string;
+  message: string;
+}
+
+/**
+ * API Gateway's own answers (before or instead of the API function), rewritten
+ * into the contract's error envelope. The local runtime answers the same.
+ */
+export const GATEWAY_RESPONSES: readonly GatewayResponseDefinition[] = [
+  {
+    type: 'UNAUTHORIZED',
+    statusCode: 401,
+    code: 'UNAUTHORIZED',
+    message: 'Missing or invalid API key',
+  },
+  {
+    type: 'INVALID_API_KEY',
+    statusCode: 401,
+    code: 'UNAUTHORIZED',
+    message: 'Missing or invalid API key',
+  },
+  { type: 'ACCESS_DENIED', statusCode: 403, code: 'FORBIDDEN', message: 'Access denied' },
+  {
+    type: 'MISSING_AUTHENTICATION_TOKEN',
+    statusCode: 404,
+    code: 'NOT_FOUND',
+    message: 'No such route',
+  },
+  { type: 'RESOURCE_NOT_FOUND', statusCode: 404, code: 'NOT_FOUND', message: 'No such route' },
+  {
+    type: 'THROTTLED',
+    statusCode: 429,
+    code: 'RATE_LIMITED',
+    message: 'Too many requests for this API key',
+  },
+  {
+    type: 'QUOTA_EXCEEDED',
+    statusCode: 429,
+    code: 'RATE_LIMITED',
+    message: 'Request quota exceeded for this API key',
+  },
+  {
+    type: 'REQUEST_TOO_LARGE',
+    statusCode: 413,
+    code: 'PAYLOAD_TOO_LARGE',
+    message: 'The request is too large',
+  },
+  {
+    type: 'BAD_REQUEST_BODY',
+    statusCode: 400,
+    code: 'BAD_REQUEST',
+    message: 'The request body is invalid',
+  },
+  {
+    type: 'BAD_REQUEST_PARAMETERS',
+    statusCode: 400,
+    code: 'BAD_REQUEST',
+    message: 'The request parameters are invalid',
+  },
+  {
+    type: 'AUTHORIZER_FAILURE',
+    statusCode: 500,
+    code: 'INTERNAL_ERROR',
+    message: 'An internal error occurred',
+  },
+  {
+    type: 'AUTHORIZER_CONFIGURATION_ERROR',
+    statusCode: 500,
+    code: 'INTERNAL_ERROR',
+    message: 'An internal error occurred',
+  },
+  {
+    type: 'INTEGRATION_FAILURE',
+    statusCode: 502,
+    code: 'INTERNAL_ERROR',
+    message: 'An internal error occurred',
+  },
+  {
+    type: 'INTEGRATION_TIMEOUT',
+    statusCode: 504,
+    code: 'INTERNAL_ERROR',
+    message: 'The request timed out',
+  },
+  {
+    type: 'DEFAULT_5XX',
+    statusCode: 500,
+    code: 'INTERNAL_ERROR',
+    message: 'An internal error occurred',
+  },
+];
+
+export const gatewayResponse = (type: string): GatewayResponseDefinition => {
+  const found = GATEWAY_RESPONSES.find((response) => response.type === type);
+  if (!found) throw new Error(`No gateway response of type ${type}`);
+  return found;
+};
+
+/** Headers a gateway response adds; a throttled client learns when to come back. */
+export const gatewayResponseHeaders = (
+  definition: GatewayResponseDefinition,
+  retryAfterSeconds: number,
+): Record<string, string> =>
+  definition.statusCode === 429 ? { 'Retry-After': String(retryAfterSeconds) } : {};
+
+export const gatewayResponseBody = (definition: GatewayResponseDefinition): string =>
+  JSON.stringify({ error: { code: definition.code, message: definition.message } });

@@ -26,7 +26,7 @@ export const parseOrThrow = <S extends AnySchema>(
   input: unknown,
   message?: string,
 ): v.InferOutput<S> => {
-  const result = v.safeParse(schema, input, { abortEarly: false });
+  const result = v.safeParse(schema, input, { abortEarly: false, abortPipeEarly: true });
   if (result.success) return result.output;
   const seen = new Set<string>();
   const details: FieldProblem[] = [];

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import * as v from 'valibot';
-import { BadRequestError, UnauthorizedError } from '../domain/errors.ts';
+import { BadRequestError, UnauthorizedError, ValidationError } from '../domain/errors.ts';
 import { PERMISSIONS, type Principal } from '../domain/keys/api-keys.ts';
 
 /** What a route handler gets: the event's parts it may need, already normalised. */
@@ -11,8 +11,11 @@ export interface ApiRequest {
   headers: Record<string, string>;
   principal: Principal;
   requestId: string;
-  /** The body parsed as JSON; throws BAD_REQUEST if it is missing or malformed. */
-  json(): unknown;
+  /**
+   * The body as a JSON object: BAD_REQUEST if it is missing or not JSON,
+   * VALIDATION_ERROR if it is JSON but not an object.
+   */
+  body(): Record<string, unknown>;
 }
 
 /**
@@ -64,13 +67,21 @@ export const bodyText = (event: APIGatewayProxyEvent): string =>
       ? Buffer.from(event.body, 'base64').toString('utf8')
       : event.body;
 
-export const parseJsonBody = (event: APIGatewayProxyEvent): unknown => {
+const isJsonObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+export const parseJsonObject = (event: APIGatewayProxyEvent): Record<string, unknown> => {
   const text = bodyText(event);
   if (text.trim() === '') throw new BadRequestError('A JSON request body is required');
+  let parsed: unknown;
   try {
-    return JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch (error) {
     const reason = error instanceof SyntaxError ? `: ${error.message}` : '';
     throw new BadRequestError(`The request body is not valid JSON${reason}`);
   }
+  if (!isJsonObject(parsed)) {
+    throw new ValidationError([{ field: '(body)', message: 'must be a JSON object' }]);
+  }
+  return parsed;
 };

@@ -5,7 +5,7 @@ import {
   type ApiRequest,
   definedValues,
   lowerCaseHeaders,
-  parseJsonBody,
+  parseJsonObject,
   principalOf,
 } from './request.ts';
 
@@ -80,7 +80,7 @@ export const createRouter = (routes: readonly Route[]) => {
         headers: lowerCaseHeaders(event.headers),
         principal,
         requestId: event.requestContext.requestId,
-        json: () => parseJsonBody(event),
+        body: () => parseJsonObject(event),
       });
     }
     throw new NotFoundError(`No route for ${event.httpMethod} ${event.path}`);

@@ -40,7 +40,7 @@ export const webhookRoutes = (webhooks: WebhookService): Route[] => [
     path: '',
     permission: 'create',
     handle: async (request) => {
-      const config = parseOrThrow(webhookConfigSchema, withoutReadOnlyFields(request.json()));
+      const config = parseOrThrow(webhookConfigSchema, withoutReadOnlyFields(request.body()));
       const webhook = await webhooks.create(request.principal.tenant, config);
       return created(webhookView(webhook, { revealSigningSecret: true }));
     },
@@ -64,7 +64,7 @@ export const webhookRoutes = (webhooks: WebhookService): Route[] => [
     permission: 'update',
     handle: async (request) => {
       const webhookId = webhookIdOf(request);
-      const patch = parseOrThrow(webhookPatchSchema, withoutReadOnlyFields(request.json()));
+      const patch = parseOrThrow(webhookPatchSchema, withoutReadOnlyFields(request.body()));
       return ok(webhookView(await webhooks.update(request.principal.tenant, webhookId, patch)));
     },
   },

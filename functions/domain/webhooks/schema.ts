@@ -352,9 +352,8 @@ export const READ_ONLY_FIELDS = [
 ] as const;
 
 /** Drops read-only response fields from a request body before validation. */
-export const withoutReadOnlyFields = (body: unknown): unknown => {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return body;
-  const copy: Record<string, unknown> = { ...body };
+export const withoutReadOnlyFields = (body: Record<string, unknown>): Record<string, unknown> => {
+  const copy = { ...body };
   for (const field of READ_ONLY_FIELDS) delete copy[field];
   return copy;
 };

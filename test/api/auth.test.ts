@@ -1,0 +1,161 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDocumentClient } from '../../functions/commons/clients.ts';
+import {
+  hashApiKey,
+  keyIdFromHash,
+  PERMISSIONS,
+  type Permission,
+} from '../../functions/domain/keys/api-keys.ts';
+import { ApiKeyRepository } from '../../functions/repositories/api-keys.ts';
+import type { LocalRuntime } from '../../local/runtime.ts';
+import { apiClient, createKey, guidePayload, startTestRuntime } from '../support/runtime.ts';
+
+let runtime: LocalRuntime;
+
+beforeAll(async () => {
+  runtime = await startTestRuntime();
+});
+afterAll(() => runtime?.stop());
+
+const UNAUTHORIZED = { error: { code: 'UNAUTHORIZED', message: 'Missing or invalid API key' } };
+
+describe('authentication', () => {
+  it('answers 401 without an X-API-Key header, whatever the route', async () => {
+    for (const path of ['/webhooks', '/webhooks/events', '/webhooks/not-even-a-route']) {
+      const response = await apiClient(runtime, undefined).get(path);
+      expect(response.status).toBe(401);
+      expect(response.body).toEqual(UNAUTHORIZED);
+    }
+  });
+
+  it('answers 401 for an unknown key', async () => {
+    const response = await apiClient(runtime, 'hl_this-key-was-never-issued-to-anyone').get(
+      '/webhooks',
+    );
+
+    expect(response.status).toBe(401);
+    expect(response.body).toEqual(UNAUTHORIZED);
+  });
+
+  it('answers 401 for a key that is too short to be one', async () => {
+    expect((await apiClient(runtime, 'short').get('/webhooks')).status).toBe(401);
+  });
+
+  it('reads the header case-insensitively', async () => {
+    const response = await fetch(`${runtime.apiUrl}/api/v1/webhooks/events`, {
+      headers: { 'x-api-key': runtime.devApiKey },
+    });
+    const shouting = await fetch(`${runtime.apiUrl}/api/v1/webhooks/events`, {
+      headers: { 'X-API-KEY': runtime.devApiKey },
+    });
+
+    expect(response.status).toBe(200);
+    expect(shouting.status).toBe(200);
+  });
+
+  it('stops accepting a key once it is revoked', async () => {
+    const key = await createKey(runtime, 'revocable');
+    const api = apiClient(runtime, key);
+    expect((await api.get('/webhooks')).status).toBe(200);
+
+    const keys = new ApiKeyRepository(
+      createDocumentClient(new DynamoDBClient({ endpoint: runtime.dynamoDbEndpoint })),
+      runtime.tableName,
+    );
+    await keys.revoke(keyIdFromHash(hashApiKey(key)), new Date());
+
+    const response = await api.get('/webhooks');
+    expect(response.status).toBe(401);
+    expect(response.body).toEqual(UNAUTHORIZED);
+  });
+});
+
+describe('tenant isolation', () => {
+  it("never lets one tenant read, change, delete or list another tenant's webhooks", async () => {
+    const owner = apiClient(runtime, await createKey(runtime, 'tenant-a'));
+    const intruder = apiClient(runtime, await createKey(runtime, 'tenant-b'));
+    const created = await owner.post<{ data: { webhook_id: string } }>('/webhooks', guidePayload());
+    const id = created.body.data.webhook_id;
+
+    const attempts = [
+      await intruder.get(`/webhooks/${id}`),
+      await intruder.get(`/webhooks/${id}/subscriptions`),
+      await intruder.put(`/webhooks/${id}`, { name: 'hijacked' }),
+      await intruder.delete(`/webhooks/${id}`),
+    ];
+
+    for (const response of attempts) {
+      expect(response.status).toBe(404);
+      expect(response.body).toEqual({
+        error: { code: 'NOT_FOUND', message: `Webhook ${id} not found` },
+      });
+    }
+    const listed = await intruder.get<{ data: unknown[]; pagination: { total: number } }>(
+      '/webhooks',
+    );
+    expect(listed.body.data).toEqual([]);
+    expect(listed.body.pagination.total).toBe(0);
+    const untouched = await owner.get<{ data: { name: string } }>(`/webhooks/${id}`);
+    expect(untouched.status).toBe(200);
+    expect(untouched.body.data.name).toBe('Ticket notifications');
+  });
+
+  it("gives a 404 for another tenant's id that is the same as for an id nobody has", async () => {
+    const owner = apiClient(runtime, await createKey(runtime, 'tenant-c'));
+    const intruder = apiClient(runtime, await createKey(runtime, 'tenant-d'));
+    const id = (await owner.post<{ data: { webhook_id: string } }>('/webhooks', guidePayload()))
+      .body.data.webhook_id;
+
+    const foreign = await intruder.get(`/webhooks/${id}`);
+    const missing = await intruder.get('/webhooks/0b8a6d9e-4c5b-4e3a-9f1e-2d3c4b5a6978');
+
+    expect(foreign.status).toBe(missing.status);
+    expect(Object.keys(foreign.body as object)).toEqual(Object.keys(missing.body as object));
+  });
+});
+
+describe('permissions', () => {
+  const exampleId = '0b8a6d9e-4c5b-4e3a-9f1e-2d3c4b5a6978';
+  const routes: { method: string; path: string; permission: Permission; body?: unknown }[] = [
+    { method: 'GET', path: '/webhooks', permission: 'read' },
+    { method: 'POST', path: '/webhooks', permission: 'create', body: guidePayload() },
+    { method: 'GET', path: '/webhooks/events', permission: 'read' },
+    { method: 'GET', path: `/webhooks/${exampleId}`, permission: 'read' },
+    { method: 'PUT', path: `/webhooks/${exampleId}`, permission: 'update', body: { name: 'x' } },
+    { method: 'DELETE', path: `/webhooks/${exampleId}`, permission: 'delete' },
+    { method: 'GET', path: `/webhooks/${exampleId}/subscriptions`, permission: 'read' },
+  ];
+
+  it.each(routes)('$method $path needs $permission', async ({ method, path, permission, body }) => {
+    const without = apiClient(
+      runtime,
+      await createKey(
+        runtime,
+        'perm',
+        PERMISSIONS.filter((name) => name !== permission),
+      ),
+    );
+    const withOnly = apiClient(runtime, await createKey(runtime, 'perm', [permission]));
+
+    const refused = await without.call(method, path, body);
+    const allowed = await withOnly.call(method, path, body);
+
+    expect(refused.status).toBe(403);
+    expect(refused.body).toEqual({
+      error: { code: 'FORBIDDEN', message: `This API key lacks the ${permission} permission` },
+    });
+    expect(allowed.status).not.toBe(403);
+    expect(allowed.status).not.toBe(401);
+  });
+
+  it('checks the permission before anything else, so a forbidden write changes nothing', async () => {
+    const reader = apiClient(runtime, await createKey(runtime, 'readonly', ['read']));
+
+    const response = await reader.post('/webhooks', guidePayload());
+
+    expect(response.status).toBe(403);
+    const listed = await reader.get<{ pagination: { total: number } }>('/webhooks');
+    expect(listed.body.pagination.total).toBe(0);
+  });
+});

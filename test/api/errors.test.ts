@@ -1,0 +1,134 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalRuntime } from '../../local/runtime.ts';
+import { type ApiClient, apiClient, guidePayload, startTestRuntime } from '../support/runtime.ts';
+
+let runtime: LocalRuntime;
+let api: ApiClient;
+
+beforeAll(async () => {
+  runtime = await startTestRuntime();
+  api = apiClient(runtime, runtime.devApiKey);
+});
+afterAll(() => runtime?.stop());
+
+const count = async () =>
+  (await api.get<{ pagination: { total: number } }>('/webhooks')).body.pagination.total;
+
+describe('413 PAYLOAD_TOO_LARGE', () => {
+  it('refuses a body over 256 KiB and stores nothing', async () => {
+    const before = await count();
+    const body = JSON.stringify({ ...guidePayload(), description: 'x'.repeat(256 * 1024) });
+
+    const response = await api.call('POST', '/webhooks', body);
+
+    expect(response.status).toBe(413);
+    expect(response.body).toEqual({
+      error: {
+        code: 'PAYLOAD_TOO_LARGE',
+        message: 'The request body is larger than the limit of 256 KiB',
+      },
+    });
+    expect(await count()).toBe(before);
+  });
+
+  it('accepts a body just under the limit up to validation', async () => {
+    const padding = 256 * 1024 - 2000;
+    const body = JSON.stringify({ ...guidePayload(), description: 'x'.repeat(padding) });
+
+    const response = await api.call('POST', '/webhooks', body);
+
+    expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({
+      error: { details: [{ field: 'description', message: 'must be at most 4000 characters' }] },
+    });
+  });
+});
+
+describe('400 BAD_REQUEST', () => {
+  it.each([
+    ['malformed JSON', '{"name": "x",'],
+    ['an empty body', ''],
+    ['a body that is only whitespace', '   '],
+  ])('answers %s with BAD_REQUEST', async (_case, body) => {
+    const before = await count();
+
+    const response = await api.call('POST', '/webhooks', body, {
+      'Content-Type': 'application/json',
+    });
+
+    expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({ error: { code: 'BAD_REQUEST' } });
+    expect(await count()).toBe(before);
+  });
+
+  it('answers JSON that is not an object with VALIDATION_ERROR', async () => {
+    const response = await api.call('POST', '/webhooks', '[1, 2]');
+
+    expect(response.status).toBe(400);
+    expect(response.body).toEqual({
+      error: {
+        code: 'VALIDATION_ERROR',
+        message: 'The request is invalid',
+        details: [{ field: '(body)', message: 'must be a JSON object' }],
+      },
+    });
+  });
+});
+
+describe('404 NOT_FOUND for unknown routes', () => {
+  it.each([['/api/v1/nothing-here'], ['/'], ['/api/v2/webhooks']])(
+    'answers %s outside the API with NOT_FOUND',
+    async (path) => {
+      const response = await fetch(`${runtime.apiUrl}${path}`, {
+        headers: { 'X-API-Key': runtime.devApiKey },
+      });
+
+      expect(response.status).toBe(404);
+      expect(await response.json()).toEqual({
+        error: { code: 'NOT_FOUND', message: 'No such route' },
+      });
+    },
+  );
+
+  it('answers unknown paths under /webhooks with NOT_FOUND', async () => {
+    const response = await api.get('/webhooks/0b8a6d9e-4c5b-4e3a-9f1e-2d3c4b5a6978/nothing');
+
+    expect(response.status).toBe(404);
+    expect(response.body).toEqual({
+      error: {
+        code: 'NOT_FOUND',
+        message: 'No route for GET /api/v1/webhooks/0b8a6d9e-4c5b-4e3a-9f1e-2d3c4b5a6978/nothing',
+      },
+    });
+  });
+});
+
+describe('405 for a wrong method on a known path', () => {
+  it.each([
+    ['PATCH', '/webhooks', 'GET, POST'],
+    ['DELETE', '/webhooks', 'GET, POST'],
+    ['POST', '/webhooks/events', 'GET'],
+    ['POST', '/webhooks/0b8a6d9e-4c5b-4e3a-9f1e-2d3c4b5a6978', 'GET, PUT, DELETE'],
+    ['PATCH', '/webhooks/0b8a6d9e-4c5b-4e3a-9f1e-2d3c4b5a6978', 'GET, PUT, DELETE'],
+    ['PUT', '/webhooks/0b8a6d9e-4c5b-4e3a-9f1e-2d3c4b5a6978/subscriptions', 'GET'],
+  ])('answers %s %s with 405 and Allow: %s', async (method, path, allow) => {
+    const response = await api.call(method, path);
+
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toBe(allow);
+    expect(response.body).toEqual({
+      error: {
+        code: 'METHOD_NOT_ALLOWED',
+        message: `Method not allowed; this path accepts ${allow}`,
+      },
+    });
+  });
+});
+
+describe('responses', () => {
+  it('answers every request with a request id header', async () => {
+    const response = await api.get('/webhooks/events');
+
+    expect(response.headers.get('x-amzn-requestid')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});

@@ -1,0 +1,138 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { createDocumentClient } from '../../functions/commons/clients.ts';
+import {
+  generateApiKey,
+  newApiKeyRecord,
+  PERMISSIONS,
+  type Permission,
+} from '../../functions/domain/keys/api-keys.ts';
+import { ApiKeyRepository } from '../../functions/repositories/api-keys.ts';
+import {
+  type LocalRuntime,
+  type LocalRuntimeOptions,
+  startLocalRuntime,
+} from '../../local/runtime.ts';
+
+/**
+ * The local runtime on free ports with in-memory storage, as integration
+ * tests use it: real emulators, real handlers, real HTTP.
+ */
+export const startTestRuntime = (
+  overrides: Partial<LocalRuntimeOptions> = {},
+): Promise<LocalRuntime> =>
+  startLocalRuntime({
+    port: 0,
+    sqsPort: 0,
+    dynamoDbPort: 0,
+    host: '127.0.0.1',
+    dataDir: undefined,
+    devTenant: 'dev',
+    authorizerCacheTtlSeconds: 0,
+    throttle: { rateLimit: 10_000, burstLimit: 10_000 },
+    retryAfterSeconds: 1,
+    ...overrides,
+  });
+
+/** A new key for a tenant, stored as the keys CLI stores it. */
+export const createKey = async (
+  runtime: LocalRuntime,
+  tenant: string,
+  permissions: readonly Permission[] = PERMISSIONS,
+): Promise<string> => {
+  const key = generateApiKey();
+  const repository = new ApiKeyRepository(
+    createDocumentClient(new DynamoDBClient({ endpoint: runtime.dynamoDbEndpoint })),
+    runtime.tableName,
+  );
+  await repository.create(newApiKeyRecord(key, tenant, [...permissions], new Date()));
+  return key;
+};
+
+export interface ApiResponse<T = unknown> {
+  status: number;
+  headers: Headers;
+  body: T;
+  text: string;
+}
+
+/** A tiny client for the API: JSON in, JSON out, no assumptions about success. */
+export const apiClient = (runtime: LocalRuntime, apiKey: string | undefined) => {
+  const call = async <T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<ApiResponse<T>> => {
+    const response = await fetch(`${runtime.apiUrl}/api/v1${path}`, {
+      method,
+      headers: {
+        ...(apiKey === undefined ? {} : { 'X-API-Key': apiKey }),
+        ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        ...headers,
+      },
+      ...(body === undefined
+        ? {}
+        : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    return {
+      status: response.status,
+      headers: response.headers,
+      text,
+      body: text === '' ? undefined : JSON.parse(text),
+    } as ApiResponse<T>;
+  };
+  return {
+    call,
+    get: <T = unknown>(path: string) => call<T>('GET', path),
+    post: <T = unknown>(path: string, body?: unknown) => call<T>('POST', path, body),
+    put: <T = unknown>(path: string, body?: unknown) => call<T>('PUT', path, body),
+    delete: <T = unknown>(path: string) => call<T>('DELETE', path),
+  };
+};
+
+export type ApiClient = ReturnType<typeof apiClient>;
+
+/** The guide's create payload, exactly as the public guide shows it. */
+export const guidePayload = () => ({
+  name: 'Ticket notifications',
+  url: 'https://example.com/webhooks/alga',
+  method: 'POST',
+  event_types: ['ticket.created', 'ticket.updated'],
+  payload_format: 'json',
+  security: {
+    type: 'hmac_signature',
+    secret: 'replace-me',
+    algorithm: 'sha256',
+    signature_header: 'X-Signature',
+  },
+  is_active: true,
+  verify_ssl: true,
+});
+
+/**
+ * Writes delivery counters onto a stored webhook the way the delivery side
+ * does, so list sorting and filters over them can be tested before it exists.
+ */
+export const setDeliveryStats = async (
+  runtime: LocalRuntime,
+  tenant: string,
+  webhookId: string,
+  stats: { last_delivery_at: string; failed_deliveries: number; total_deliveries: number },
+): Promise<void> => {
+  const db = createDocumentClient(new DynamoDBClient({ endpoint: runtime.dynamoDbEndpoint }));
+  await db.send(
+    new UpdateCommand({
+      TableName: runtime.tableName,
+      Key: { PK: `TENANT#${tenant}`, SK: `WEBHOOK#${webhookId}` },
+      UpdateExpression:
+        'SET last_delivery_at = :at, failed_deliveries = :failed, total_deliveries = :total',
+      ExpressionAttributeValues: {
+        ':at': stats.last_delivery_at,
+        ':failed': stats.failed_deliveries,
+        ':total': stats.total_deliveries,
+      },
+    }),
+  );
+};

@@ -49,6 +49,8 @@ export interface LocalRuntime {
   queues: { events: QueueUrls; deliveries: QueueUrls };
   devApiKey: string;
   devTenant: string;
+  /** Where the tables (if emulated) and the generated dev key are kept; undefined: in memory. */
+  dataDir: string | undefined;
   usingEmulators: { dynamoDb: boolean; sqs: boolean };
   stop(): Promise<void>;
 }
@@ -58,7 +60,11 @@ export const defaultOptions = (env: NodeJS.ProcessEnv = process.env): LocalRunti
   sqsPort: Number(env.SQS_PORT ?? 4566),
   dynamoDbPort: Number(env.DYNAMODB_PORT ?? 8000),
   host: '127.0.0.1',
-  dataDir: env.HOOKLINE_DATA_DIR ?? join(process.cwd(), '.hookline'),
+  // An empty HOOKLINE_DATA_DIR keeps everything in memory.
+  dataDir:
+    env.HOOKLINE_DATA_DIR === ''
+      ? undefined
+      : (env.HOOKLINE_DATA_DIR ?? join(process.cwd(), '.hookline')),
   devApiKey: env.WEBHOOKS_DEV_API_KEY || undefined,
   devTenant: env.WEBHOOKS_DEV_TENANT ?? 'dev',
   authorizerCacheTtlSeconds: Number(
@@ -195,6 +201,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
       queues,
       devApiKey,
       devTenant: options.devTenant,
+      dataDir: options.dataDir,
       usingEmulators: emulate,
       stop: stopAll,
     };

@@ -5,7 +5,6 @@ import { defaultOptions, startLocalRuntime } from './runtime.ts';
  * from the environment (README, "Configuration").
  */
 
-const started = performance.now();
 const timestamp = () => new Date().toISOString().slice(11, 23);
 const say = (line: string) => process.stdout.write(`${timestamp()} ${line}\n`);
 
@@ -27,9 +26,10 @@ const lines = [
   `    ingest     ${runtime.queues.events.url}`,
   `    deliveries ${runtime.queues.deliveries.url}`,
   `  DynamoDB     ${runtime.dynamoDbEndpoint}${runtime.usingEmulators.dynamoDb ? ' (dynalite)' : ''}  table ${runtime.tableName}`,
-  `  Data         ${defaultOptions().dataDir ?? '(in memory)'}`,
+  `  Data         ${runtime.dataDir ?? '(in memory)'}`,
   '',
-  `Ready in ${Math.round(performance.now() - started)} ms. Ctrl-C stops.`,
+  // performance.now() counts from process start, module loading included.
+  `Ready in ${Math.round(performance.now())} ms. Ctrl-C stops.`,
 ];
 process.stdout.write(`${lines.join('\n')}\n`);
 

@@ -55,7 +55,7 @@ const memoryKeys = () => {
 };
 
 describe('keys on a deployed stack', () => {
-  it('creates an API Gateway key valued by the key id and adds it to the usage plan', async () => {
+  it('creates an alphanumeric API Gateway key derived from the key id and adds it to the usage plan', async () => {
     const apiGateway = recordingApiGateway();
     const target: KeyTarget = {
       keys: memoryKeys(),
@@ -71,7 +71,7 @@ describe('keys on a deployed stack', () => {
     expect(createApiKey).toBeInstanceOf(CreateApiKeyCommand);
     expect((createApiKey as CreateApiKeyCommand).input).toEqual({
       name: record.key_id,
-      value: record.key_id,
+      value: `hookline${record.key_id.slice(4)}`,
       enabled: true,
       description: 'Hookline key of tenant acme',
     });
@@ -81,6 +81,7 @@ describe('keys on a deployed stack', () => {
       keyId: 'apigw-key-1',
       keyType: 'API_KEY',
     });
+    expect((createApiKey as CreateApiKeyCommand).input.value).toMatch(/^[A-Za-z0-9]{20,128}$/);
     expect(printed.at(-1)).toMatch(/^hl_/);
     expect(JSON.stringify(apiGateway.sent)).not.toContain(printed.at(-1));
   });

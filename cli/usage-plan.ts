@@ -5,12 +5,12 @@ import {
   DeleteApiKeyCommand,
   GetApiKeysCommand,
 } from '@aws-sdk/client-api-gateway';
+import { usageKeyOf } from '../functions/domain/keys/api-keys.ts';
 
 /**
  * A deployed stack's usage plan, which throttles each key. Every Hookline key
- * gets an API Gateway key named and valued by its key id (the authorizer
- * returns that id as the usage identifier); the id is not a secret, and with
- * the API's key source set to AUTHORIZER no client can present it.
+ * gets an API Gateway key named by its key id and valued by `usageKeyOf`, which
+ * the authorizer returns as the usage identifier.
  */
 export interface UsagePlanKeys {
   add(keyId: string, tenant: string): Promise<void>;
@@ -32,7 +32,7 @@ export class ApiGatewayUsagePlan implements UsagePlanKeys {
     const created = await this.#client.send(
       new CreateApiKeyCommand({
         name: keyId,
-        value: keyId,
+        value: usageKeyOf(keyId),
         enabled: true,
         description: `Hookline key of tenant ${tenant}`,
       }),

@@ -2,7 +2,7 @@ import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } fro
 import { createDocumentClient } from '../commons/clients.ts';
 import { requireEnv } from '../commons/config.ts';
 import { logger } from '../commons/logger.ts';
-import { authenticate } from '../domain/keys/api-keys.ts';
+import { authenticate, usageKeyOf } from '../domain/keys/api-keys.ts';
 import { ApiKeyRepository } from '../repositories/api-keys.ts';
 
 /**
@@ -54,6 +54,6 @@ export const handler = async (
       permissions: principal.permissions.join(','),
     },
     // Identifies the key to the usage plan that throttles it.
-    usageIdentifierKey: principal.keyId,
+    usageIdentifierKey: usageKeyOf(principal.keyId),
   };
 };

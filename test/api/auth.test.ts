@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../functions/commons/clients.ts';
 import {
@@ -68,6 +69,58 @@ describe('authentication', () => {
     const response = await api.get('/webhooks');
     expect(response.status).toBe(401);
     expect(response.body).toEqual(UNAUTHORIZED);
+  });
+});
+
+/** A REQUEST authorizer event with what the authorizer reads; the rest as API Gateway leaves it. */
+const authorizerEvent = (key: string): APIGatewayRequestAuthorizerEvent => ({
+  type: 'REQUEST',
+  methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/api/v1/webhooks',
+  resource: '/api/v1/webhooks',
+  path: '/api/v1/webhooks',
+  httpMethod: 'GET',
+  headers: { 'X-Api-Key': key },
+  multiValueHeaders: { 'X-Api-Key': [key] },
+  pathParameters: null,
+  queryStringParameters: null,
+  multiValueQueryStringParameters: null,
+  stageVariables: null,
+  requestContext: undefined as unknown as APIGatewayRequestAuthorizerEvent['requestContext'],
+});
+
+describe('the authorizer', () => {
+  it('answers a policy for the whole stage, the principal in its context, and a usage key API Gateway accepts', async () => {
+    // The deployed module, configured by the environment the runtime set up.
+    const { handler } = await import('../../functions/handlers/authorizer.ts');
+    const key = await createKey(runtime, 'authz', ['read', 'verify']);
+
+    const result = await handler(authorizerEvent(key));
+
+    const keyId = keyIdFromHash(hashApiKey(key));
+    expect(result).toEqual({
+      principalId: keyId,
+      policyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Action: 'execute-api:Invoke',
+            Effect: 'Allow',
+            Resource: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/*',
+          },
+        ],
+      },
+      context: { tenant: 'authz', key_id: keyId, permissions: 'read,verify' },
+      usageIdentifierKey: `hookline${keyId.slice(4)}`,
+    });
+    expect(result.usageIdentifierKey).toMatch(/^[A-Za-z0-9]{20,128}$/);
+  });
+
+  it('throws exactly "Unauthorized" for a bad key, which API Gateway turns into 401', async () => {
+    const { handler } = await import('../../functions/handlers/authorizer.ts');
+
+    await expect(handler(authorizerEvent('hl_not-a-key-anyone-was-given'))).rejects.toThrow(
+      /^Unauthorized$/,
+    );
   });
 });
 

@@ -36,6 +36,14 @@ export const hashApiKey = (key: string): string =>
 /** 64 bits of the hash: unique enough to address a key, useless to recover it. */
 export const keyIdFromHash = (hash: string): string => `key_${hash.slice(0, 16)}`;
 
+/**
+ * The value of the API Gateway key that stands for this key in the usage plan
+ * (which throttles per key). API Gateway wants 20 to 128 letters and digits;
+ * the value is derived from the key id, so it is no secret, and with the API's
+ * key source set to AUTHORIZER no client can present it.
+ */
+export const usageKeyOf = (keyId: string): string => `hookline${keyId.replace(/^key_/, '')}`;
+
 export const hashesMatch = (stored: string, presented: string): boolean => {
   const a = Buffer.from(stored, 'hex');
   const b = Buffer.from(presented, 'hex');

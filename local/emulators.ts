@@ -1,6 +1,6 @@
-import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
 import { buildApp } from 'fauxqs';
+import { close, listen } from './http-server.ts';
 
 /**
  * The pure-JS emulators behind the local runtime, in this process, on
@@ -25,20 +25,8 @@ export const startDynamoDb = async (options: {
     deleteTableMs: 0,
     updateTableMs: 0,
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://${options.host}:${port}`,
-    port,
-    stop: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error?: Error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      }),
-  };
+  const port = await listen(server, options.port, options.host);
+  return { endpoint: `http://${options.host}:${port}`, port, stop: () => close(server) };
 };
 
 /** fauxqs's queue URLs: `http://sqs.<region>.localhost:<port>/<account>/<name>`. */
@@ -65,7 +53,9 @@ export const startSqs = async (options: {
       : payload,
   );
   await app.listen({ port: options.port, host: options.host });
-  const { port } = app.server.address() as AddressInfo;
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('fauxqs is not on TCP');
+  const { port } = address;
   return {
     endpoint: `http://${options.host}:${port}`,
     port,

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type {
   APIGatewayAuthorizerResult,
   APIGatewayEventRequestContext,
@@ -16,6 +15,7 @@ import {
   gatewayResponseBody,
   gatewayResponseHeaders,
 } from '../lib/resources.ts';
+import { close, listen } from './http-server.ts';
 import { InvocationTimeout, invoke } from './lambda-context.ts';
 import { TokenBuckets } from './token-bucket.ts';
 
@@ -355,18 +355,6 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
       });
   });
   server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://${options.host}:${port}`,
-    port,
-    stop: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      }),
-  };
+  const port = await listen(server, options.port, options.host);
+  return { url: `http://${options.host}:${port}`, port, stop: () => close(server) };
 };

@@ -2,13 +2,16 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import * as v from 'valibot';
 import { createDocumentClient } from '../functions/commons/clients.ts';
+import { ConfigurationError, integerEnv, numberEnv } from '../functions/commons/config.ts';
 import {
   generateApiKey,
   MAX_KEY_LENGTH,
   MIN_KEY_LENGTH,
   newApiKeyRecord,
   PERMISSIONS,
+  tenantIdSchema,
 } from '../functions/domain/keys/api-keys.ts';
 import { ApiKeyRepository } from '../functions/repositories/api-keys.ts';
 import { API, CONFIG_TABLE } from '../lib/resources.ts';
@@ -55,27 +58,44 @@ export interface LocalRuntime {
   stop(): Promise<void>;
 }
 
-export const defaultOptions = (env: NodeJS.ProcessEnv = process.env): LocalRuntimeOptions => ({
-  port: Number(env.PORT ?? 3000),
-  sqsPort: Number(env.SQS_PORT ?? 4566),
-  dynamoDbPort: Number(env.DYNAMODB_PORT ?? 8000),
-  host: '127.0.0.1',
-  // An empty HOOKLINE_DATA_DIR keeps everything in memory.
-  dataDir:
-    env.HOOKLINE_DATA_DIR === ''
-      ? undefined
-      : (env.HOOKLINE_DATA_DIR ?? join(process.cwd(), '.hookline')),
-  devApiKey: env.WEBHOOKS_DEV_API_KEY || undefined,
-  devTenant: env.WEBHOOKS_DEV_TENANT ?? 'dev',
-  authorizerCacheTtlSeconds: Number(
-    env.AUTHORIZER_CACHE_TTL_SECONDS ?? API.authorizerCacheTtlSeconds,
-  ),
-  throttle: {
-    rateLimit: Number(env.API_RATE_LIMIT ?? API.throttle.rateLimit),
-    burstLimit: Number(env.API_BURST_LIMIT ?? API.throttle.burstLimit),
-  },
-  retryAfterSeconds: Number(env.API_RETRY_AFTER_SECONDS ?? API.retryAfterSeconds),
-});
+/** The options `npm start` runs with, from the environment (README, "Configuration"). */
+export const defaultOptions = (env: NodeJS.ProcessEnv = process.env): LocalRuntimeOptions => {
+  const port = (name: string, fallback: number) =>
+    integerEnv(name, fallback, { min: 0, max: 65_535 }, env);
+  const devTenant = env.WEBHOOKS_DEV_TENANT || 'dev';
+  if (!v.is(tenantIdSchema, devTenant)) {
+    throw new ConfigurationError(`WEBHOOKS_DEV_TENANT "${devTenant}" is not a valid tenant id`);
+  }
+  return {
+    port: port('PORT', 3000),
+    sqsPort: port('SQS_PORT', 4566),
+    dynamoDbPort: port('DYNAMODB_PORT', 8000),
+    host: '127.0.0.1',
+    // An empty HOOKLINE_DATA_DIR keeps everything in memory.
+    dataDir:
+      env.HOOKLINE_DATA_DIR === ''
+        ? undefined
+        : (env.HOOKLINE_DATA_DIR ?? join(process.cwd(), '.hookline')),
+    devApiKey: env.WEBHOOKS_DEV_API_KEY || undefined,
+    devTenant,
+    authorizerCacheTtlSeconds: integerEnv(
+      'AUTHORIZER_CACHE_TTL_SECONDS',
+      API.authorizerCacheTtlSeconds,
+      { max: 3600 },
+      env,
+    ),
+    throttle: {
+      rateLimit: numberEnv('API_RATE_LIMIT', API.throttle.rateLimit, { min: 0.001 }, env),
+      burstLimit: integerEnv('API_BURST_LIMIT', API.throttle.burstLimit, { min: 1 }, env),
+    },
+    retryAfterSeconds: integerEnv(
+      'API_RETRY_AFTER_SECONDS',
+      API.retryAfterSeconds,
+      { min: 1 },
+      env,
+    ),
+  };
+};
 
 /** A service endpoint from the SDK's own variables, if the user set one. */
 const configuredEndpoint = (service: 'DYNAMODB' | 'SQS'): string | undefined =>

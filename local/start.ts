@@ -8,14 +8,16 @@ import { defaultOptions, startLocalRuntime } from './runtime.ts';
 const timestamp = () => new Date().toISOString().slice(11, 23);
 const say = (line: string) => process.stdout.write(`${timestamp()} ${line}\n`);
 
-const runtime = await startLocalRuntime({ ...defaultOptions(), log: say }).catch(
-  (error: unknown) => {
-    process.stderr.write(
-      `hookline: could not start: ${error instanceof Error ? error.message : String(error)}\n`,
-    );
-    process.exit(1);
-  },
-);
+const fail = (error: unknown): never => {
+  process.stderr.write(
+    `hookline: could not start: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
+  process.exit(1);
+};
+
+const runtime = await Promise.resolve()
+  .then(() => startLocalRuntime({ ...defaultOptions(), log: say }))
+  .catch(fail);
 
 const lines = [
   '',
@@ -38,9 +40,14 @@ const stop = async (signal: string) => {
   if (stopping) return;
   stopping = true;
   say(`${signal}: stopping`);
-  await runtime.stop();
-  say('stopped');
-  process.exit(0);
+  try {
+    await runtime.stop();
+    say('stopped');
+    process.exit(0);
+  } catch (error) {
+    say(`could not stop cleanly: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  }
 };
 process.on('SIGINT', () => void stop('SIGINT'));
 process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -14,17 +14,37 @@ export const requireEnv = (name: string, env: NodeJS.ProcessEnv = process.env): 
   return value;
 };
 
-export const integerEnv = (
+interface Range {
+  min?: number;
+  max?: number;
+  integer?: boolean;
+}
+
+/** A number from the environment, or the fallback when unset; anything else stops here. */
+export const numberEnv = (
   name: string,
   fallback: number,
-  { min = 0, max = Number.MAX_SAFE_INTEGER }: { min?: number; max?: number } = {},
+  { min = 0, max = Number.MAX_SAFE_INTEGER, integer = false }: Range = {},
   env: NodeJS.ProcessEnv = process.env,
 ): number => {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigurationError(`${name} must be an integer from ${min} to ${max}; got "${raw}"`);
+  if (
+    !Number.isFinite(value) ||
+    (integer && !Number.isInteger(value)) ||
+    value < min ||
+    value > max
+  ) {
+    const kind = integer ? 'an integer' : 'a number';
+    throw new ConfigurationError(`${name} must be ${kind} from ${min} to ${max}; got "${raw}"`);
   }
   return value;
 };
+
+export const integerEnv = (
+  name: string,
+  fallback: number,
+  range: Omit<Range, 'integer'> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): number => numberEnv(name, fallback, { ...range, integer: true }, env);

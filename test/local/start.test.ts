@@ -110,4 +110,17 @@ describe('npm start', () => {
       /could not start: WEBHOOKS_DEV_API_KEY must be 16 to 256 characters long/,
     );
   });
+
+  it.each([
+    ['PORT', 'abc', 'PORT must be an integer from 0 to 65535; got "abc"'],
+    ['API_RATE_LIMIT', '0', 'API_RATE_LIMIT must be a number from 0.001'],
+    ['API_BURST_LIMIT', '2.5', 'API_BURST_LIMIT must be an integer from 1'],
+    ['WEBHOOKS_DEV_TENANT', 'a b', 'WEBHOOKS_DEV_TENANT "a b" is not a valid tenant id'],
+  ])('refuses a malformed %s with a clear message', async (name, value, message) => {
+    const child = run(['local/start.ts'], { HOOKLINE_DATA_DIR: '', [name]: value });
+    children.push(child);
+
+    expect(await child.exited).toBe(1);
+    expect(child.output()).toContain(`hookline: could not start: ${message}`);
+  });
 });

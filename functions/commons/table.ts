@@ -14,6 +14,8 @@ export const GSI1 = 'GSI1';
 
 export const tenantPartition = (tenant: string) => `TENANT#${tenant}`;
 export const TENANT_SORT = 'TENANT';
+/** On the tenant item: how many webhooks the tenant has, kept by conditional updates. */
+export const WEBHOOK_COUNT = 'webhook_count';
 export const WEBHOOK_SORT_PREFIX = 'WEBHOOK#';
 export const webhookSort = (webhookId: string) => `${WEBHOOK_SORT_PREFIX}${webhookId}`;
 

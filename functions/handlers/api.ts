@@ -15,7 +15,12 @@ import { webhookRoutes } from '../routes/webhooks.ts';
 export const MAX_BODY_BYTES = 256 * 1024;
 
 const tableName = requireEnv('TABLE_NAME');
-const webhooks = new WebhookService(new WebhookRepository(createDocumentClient(), tableName), {
+const repository = new WebhookRepository(createDocumentClient(), tableName, (error) =>
+  logger.error('A stored webhook is unreadable; lists leave it out', {
+    error: { name: error.name, message: error.message },
+  }),
+);
+const webhooks = new WebhookService(repository, {
   maxWebhooksPerTenant: integerEnv('MAX_WEBHOOKS_PER_TENANT', 1000, { min: 1 }),
 });
 const route = createRouter(webhookRoutes(webhooks));

@@ -28,8 +28,14 @@ export const errorEnvelope = (logger: Logger): ApiMiddleware => ({
   name: 'errorEnvelope',
   onError: (request) => {
     const requestId = request.event.requestContext?.requestId;
-    if (!isDomainError(request.error)) {
-      logger.error('Unhandled error', { error: request.error, requestId });
+    const { error } = request;
+    if (!isDomainError(error)) {
+      // Name, message and stack only: other fields of an error may carry request data.
+      const logged =
+        error instanceof Error
+          ? { name: error.name, message: error.message, stack: error.stack }
+          : { message: String(error) };
+      logger.error('Unhandled error', { error: logged, requestId });
     }
     request.response = errorResponse(request.error, requestId);
   },

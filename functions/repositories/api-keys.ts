@@ -7,7 +7,6 @@ import {
   type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import * as v from 'valibot';
 import {
   API_KEY_SORT,
   API_KEYS_INDEX_PARTITION,
@@ -23,6 +22,10 @@ import {
   type ApiKeyRecord,
   apiKeyRecordSchema,
 } from '../domain/keys/api-keys.ts';
+import { readRecord } from './records.ts';
+
+const readKey = (item: Record<string, unknown>): ApiKeyRecord =>
+  readRecord(apiKeyRecordSchema, item, `API key ${String(item.key_id ?? '')}`);
 
 /**
  * API keys in the config table, one item per key addressed by its id (derived
@@ -46,7 +49,7 @@ export class ApiKeyRepository implements ApiKeyLookup {
         ConsistentRead: true,
       }),
     );
-    return Item ? v.parse(apiKeyRecordSchema, Item) : undefined;
+    return Item ? readKey(Item) : undefined;
   }
 
   /**
@@ -104,7 +107,7 @@ export class ApiKeyRepository implements ApiKeyLookup {
       };
     }
     for await (const page of paginateQuery({ client: this.#db }, query)) {
-      for (const item of page.Items ?? []) keys.push(v.parse(apiKeyRecordSchema, item));
+      for (const item of page.Items ?? []) keys.push(readKey(item));
     }
     return keys;
   }
@@ -123,7 +126,7 @@ export class ApiKeyRepository implements ApiKeyLookup {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return Attributes ? v.parse(apiKeyRecordSchema, Attributes) : undefined;
+      return Attributes ? readKey(Attributes) : undefined;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return undefined;
       throw error;

@@ -7,22 +7,46 @@ import {
   paginateQuery,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import * as v from 'valibot';
-import { KEYS, tenantPartition, WEBHOOK_SORT_PREFIX, webhookSort } from '../commons/table.ts';
+import {
+  KEYS,
+  TENANT_SORT,
+  tenantPartition,
+  WEBHOOK_COUNT,
+  WEBHOOK_SORT_PREFIX,
+  webhookSort,
+} from '../commons/table.ts';
 import { type WebhookRecord, webhookRecordSchema } from '../domain/webhooks/schema.ts';
 import type { WebhookStore } from '../domain/webhooks/service.ts';
+import { readRecord, UnreadableRecordError } from './records.ts';
 
 /**
  * Webhooks in the config table: one item each in their tenant's partition.
  * Lists query that partition; nothing here scans.
  */
+const readWebhook = (item: Record<string, unknown>): WebhookRecord =>
+  readRecord(
+    webhookRecordSchema,
+    item,
+    `webhook ${String(item.SK ?? '')} of ${String(item.PK ?? '')}`,
+  );
+
 export class WebhookRepository implements WebhookStore {
   readonly #db: DynamoDBDocumentClient;
   readonly #table: string;
+  readonly #onUnreadable: (error: UnreadableRecordError) => void;
 
-  constructor(db: DynamoDBDocumentClient, tableName: string) {
+  /**
+   * `onUnreadable` hears of stored webhooks a list had to leave out because
+   * they no longer match the schema: one such item must not hide the others.
+   */
+  constructor(
+    db: DynamoDBDocumentClient,
+    tableName: string,
+    onUnreadable: (error: UnreadableRecordError) => void = () => undefined,
+  ) {
     this.#db = db;
     this.#table = tableName;
+    this.#onUnreadable = onUnreadable;
   }
 
   async get(tenant: string, webhookId: string): Promise<WebhookRecord | undefined> {
@@ -33,22 +57,93 @@ export class WebhookRepository implements WebhookStore {
         ConsistentRead: true,
       }),
     );
-    return Item ? v.parse(webhookRecordSchema, Item) : undefined;
+    return Item ? readWebhook(Item) : undefined;
   }
 
   async listByTenant(tenant: string): Promise<WebhookRecord[]> {
     const webhooks: WebhookRecord[] = [];
     for await (const page of paginateQuery({ client: this.#db }, this.#tenantQuery(tenant))) {
-      for (const item of page.Items ?? []) webhooks.push(v.parse(webhookRecordSchema, item));
+      for (const item of page.Items ?? []) {
+        try {
+          webhooks.push(readWebhook(item));
+        } catch (error) {
+          if (!(error instanceof UnreadableRecordError)) throw error;
+          this.#onUnreadable(error);
+        }
+      }
     }
     return webhooks;
   }
 
-  async countByTenant(tenant: string): Promise<number> {
-    let count = 0;
+  async reserveSlot(tenant: string, max: number): Promise<boolean> {
+    try {
+      await this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: this.#tenantKey(tenant),
+          UpdateExpression: 'ADD #count :one',
+          ConditionExpression: 'attribute_not_exists(#count) OR #count < :max',
+          ExpressionAttributeNames: { '#count': WEBHOOK_COUNT },
+          ExpressionAttributeValues: { ':one': 1, ':max': max },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async releaseSlot(tenant: string): Promise<void> {
+    try {
+      await this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: this.#tenantKey(tenant),
+          UpdateExpression: 'ADD #count :minusOne',
+          ConditionExpression: '#count > :zero',
+          ExpressionAttributeNames: { '#count': WEBHOOK_COUNT },
+          ExpressionAttributeValues: { ':minusOne': -1, ':zero': 0 },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  /**
+   * Counts the tenant's webhooks and lowers the counter to that count if it is
+   * higher (a request interrupted between its two writes leaves it so). The
+   * write is conditional on the counter not having moved meanwhile.
+   */
+  async reconcileSlots(tenant: string): Promise<number> {
+    const { Item } = await this.#db.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: this.#tenantKey(tenant),
+        ConsistentRead: true,
+      }),
+    );
+    const counted = Item?.[WEBHOOK_COUNT];
+    let actual = 0;
     const query = { ...this.#tenantQuery(tenant), Select: 'COUNT' as const };
-    for await (const page of paginateQuery({ client: this.#db }, query)) count += page.Count ?? 0;
-    return count;
+    for await (const page of paginateQuery({ client: this.#db }, query)) actual += page.Count ?? 0;
+    if (typeof counted !== 'number' || actual >= counted) return actual;
+    try {
+      await this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: this.#tenantKey(tenant),
+          UpdateExpression: 'SET #count = :actual',
+          ConditionExpression: '#count = :counted',
+          ExpressionAttributeNames: { '#count': WEBHOOK_COUNT },
+          ExpressionAttributeValues: { ':actual': actual, ':counted': counted },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+    return actual;
   }
 
   async create(webhook: WebhookRecord): Promise<void> {
@@ -113,6 +208,10 @@ export class WebhookRepository implements WebhookStore {
     }
   }
 
+  #tenantKey(tenant: string) {
+    return { [KEYS.partition]: tenantPartition(tenant), [KEYS.sort]: TENANT_SORT };
+  }
+
   #key(tenant: string, webhookId: string) {
     return { [KEYS.partition]: tenantPartition(tenant), [KEYS.sort]: webhookSort(webhookId) };
   }
@@ -120,6 +219,8 @@ export class WebhookRepository implements WebhookStore {
   #tenantQuery(tenant: string) {
     return {
       TableName: this.#table,
+      // A webhook just created or deleted must show in the next list and count.
+      ConsistentRead: true,
       KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
       ExpressionAttributeNames: { '#pk': KEYS.partition, '#sk': KEYS.sort },
       ExpressionAttributeValues: { ':pk': tenantPartition(tenant), ':prefix': WEBHOOK_SORT_PREFIX },

@@ -8,7 +8,11 @@ import { applyPatch, newWebhook } from './webhook.ts';
 export interface WebhookStore {
   get(tenant: string, webhookId: string): Promise<WebhookRecord | undefined>;
   listByTenant(tenant: string): Promise<WebhookRecord[]>;
-  countByTenant(tenant: string): Promise<number>;
+  /** Takes one of the tenant's `max` webhook slots; false when none is free. */
+  reserveSlot(tenant: string, max: number): Promise<boolean>;
+  releaseSlot(tenant: string): Promise<void>;
+  /** Corrects the slot counter from a count of the webhooks; answers that count. */
+  reconcileSlots(tenant: string): Promise<number>;
   /** Writes a new webhook; never overwrites one with the same id. */
   create(webhook: WebhookRecord): Promise<void>;
   /**
@@ -48,17 +52,32 @@ export class WebhookService {
     this.#newId = options.newId ?? randomUUID;
   }
 
+  /**
+   * The per-tenant limit bounds the cost of listing and matching one tenant's
+   * partition. A slot is reserved with a conditional update before the write
+   * and given back if the write fails, so concurrent creates cannot pass it.
+   */
   async create(tenant: string, config: WebhookConfig): Promise<WebhookRecord> {
     const webhook = newWebhook(tenant, config, { webhookId: this.#newId(), now: this.#now() });
-    // A count, not a transaction: the limit bounds the cost of listing and
-    // matching one tenant's partition; concurrent creates may pass it by a few.
-    if ((await this.#store.countByTenant(tenant)) >= this.#maxPerTenant) {
+    if (!(await this.#reserveSlot(tenant))) {
       throw new ConflictError(
         `Tenant ${tenant} already has the maximum of ${this.#maxPerTenant} webhooks; delete one first`,
       );
     }
-    await this.#store.create(webhook);
+    try {
+      await this.#store.create(webhook);
+    } catch (error) {
+      await this.#store.releaseSlot(tenant);
+      throw error;
+    }
     return webhook;
+  }
+
+  /** A full counter is recounted once: a request cut off between its writes leaves it high. */
+  async #reserveSlot(tenant: string): Promise<boolean> {
+    if (await this.#store.reserveSlot(tenant, this.#maxPerTenant)) return true;
+    if ((await this.#store.reconcileSlots(tenant)) >= this.#maxPerTenant) return false;
+    return this.#store.reserveSlot(tenant, this.#maxPerTenant);
   }
 
   async get(tenant: string, webhookId: string): Promise<WebhookRecord> {
@@ -90,6 +109,7 @@ export class WebhookService {
 
   async delete(tenant: string, webhookId: string): Promise<void> {
     if (!(await this.#store.delete(tenant, webhookId))) throw notFound(webhookId);
+    await this.#store.releaseSlot(tenant);
   }
 }
 

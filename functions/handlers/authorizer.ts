@@ -3,6 +3,7 @@ import { createDocumentClient } from '../commons/clients.ts';
 import { requireEnv } from '../commons/config.ts';
 import { logger } from '../commons/logger.ts';
 import { authenticate, usageKeyOf } from '../domain/keys/api-keys.ts';
+import { lowerCaseHeaders } from '../http/request.ts';
 import { ApiKeyRepository } from '../repositories/api-keys.ts';
 
 /**
@@ -21,20 +22,10 @@ const wholeApi = (methodArn: string): string => {
   return `${api}/${stage}/*`;
 };
 
-const headerValue = (
-  headers: APIGatewayRequestAuthorizerEvent['headers'],
-  name: string,
-): string | undefined => {
-  for (const [key, value] of Object.entries(headers ?? {})) {
-    if (key.toLowerCase() === name) return value;
-  }
-  return undefined;
-};
-
 export const handler = async (
   event: APIGatewayRequestAuthorizerEvent,
 ): Promise<APIGatewayAuthorizerResult> => {
-  const principal = await authenticate(headerValue(event.headers, 'x-api-key'), keys);
+  const principal = await authenticate(lowerCaseHeaders(event.headers)['x-api-key'], keys);
   if (!principal) {
     logger.info('Rejected API key', { path: event.path });
     // The exact message API Gateway turns into a 401.

@@ -41,7 +41,7 @@ export const principalOf = (event: APIGatewayProxyEvent): Principal => {
 };
 
 export const lowerCaseHeaders = (
-  headers: APIGatewayProxyEvent['headers'],
+  headers: Record<string, string | undefined> | null | undefined,
 ): Record<string, string> => {
   const result: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers ?? {})) {
@@ -70,6 +70,18 @@ export const bodyText = (event: APIGatewayProxyEvent): string =>
 const isJsonObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** Keys that reach into prototypes; no field of the API is named so. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** The paths of forbidden keys anywhere in a parsed body. */
+const forbiddenKeyPaths = (value: unknown, path: string[] = []): string[] => {
+  if (typeof value !== 'object' || value === null) return [];
+  return Object.entries(value).flatMap(([key, child]) => {
+    const here = [...path, key];
+    return FORBIDDEN_KEYS.has(key) ? [here.join('.')] : forbiddenKeyPaths(child, here);
+  });
+};
+
 export const parseJsonObject = (event: APIGatewayProxyEvent): Record<string, unknown> => {
   const text = bodyText(event);
   if (text.trim() === '') throw new BadRequestError('A JSON request body is required');
@@ -82,6 +94,15 @@ export const parseJsonObject = (event: APIGatewayProxyEvent): Record<string, unk
   }
   if (!isJsonObject(parsed)) {
     throw new ValidationError([{ field: '(body)', message: 'must be a JSON object' }]);
+  }
+  const forbidden = forbiddenKeyPaths(parsed);
+  if (forbidden.length > 0) {
+    throw new ValidationError(
+      forbidden.map((field) => ({
+        field,
+        message: 'is a reserved name and cannot be used as a key',
+      })),
+    );
   }
   return parsed;
 };

@@ -281,6 +281,20 @@ describe('GET /webhooks query validation', () => {
     });
   });
 
+  it('refuses impossible dates instead of rolling them over', async () => {
+    const response = await list('?created_from=2024-02-30&updated_to=9999-12-31T23:00-05:00');
+
+    expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({
+      error: {
+        details: [
+          { field: 'created_from', message: 'must be a real calendar date and time' },
+          { field: 'updated_to', message: 'must fall between the years 0001 and 9999' },
+        ],
+      },
+    });
+  });
+
   it('accepts a limit of 100', async () => {
     const response = await list('?limit=100');
 

@@ -250,6 +250,27 @@ describe('GET /webhooks/{id}', () => {
     });
   });
 
+  it('masks secrets in lists too', async () => {
+    const created = await create({
+      security: { type: 'bearer_token', token: 'listed-bearer-token-5678' },
+      secret_token: 'listed-secret-token-4321',
+    });
+
+    const response = await api.get<{ data: Webhook[] }>('/webhooks?limit=100');
+
+    const listed = response.body.data.find((webhook) => webhook.webhook_id === created.webhook_id);
+    expect(listed?.security).toEqual({
+      type: 'bearer_token',
+      token: '****5678',
+      header_name: 'Authorization',
+    });
+    expect(listed?.secret_token).toBe('****4321');
+    expect(listed?.signing_secret).toBe(`****${created.signing_secret.slice(-4)}`);
+    expect(response.text).not.toContain('listed-bearer-token-5678');
+    expect(response.text).not.toContain('listed-secret-token-4321');
+    expect(response.text).not.toContain(created.signing_secret);
+  });
+
   it('answers 404 in the error envelope for an unknown id', async () => {
     const response = await api.get('/webhooks/7d4f5f0e-9d51-4a53-a7d2-8f0f1c3f6b11');
 
@@ -361,6 +382,19 @@ describe('PUT /webhooks/{id}', () => {
       algorithm: 'sha512',
       signature_header: 'X-Signature',
     });
+  });
+
+  it('keeps a default Content-Type a default through a GET and PUT round trip', async () => {
+    const created = await create({ payload_format: 'json' });
+    const fetched = (await api.get<{ data: Webhook }>(`/webhooks/${created.webhook_id}`)).body.data;
+    expect(fetched.content_type).toBe('application/json');
+
+    await api.put(`/webhooks/${created.webhook_id}`, { ...fetched, name: 'round trip' });
+    const switched = await api.put<{ data: Webhook }>(`/webhooks/${created.webhook_id}`, {
+      payload_format: 'xml',
+    });
+
+    expect(switched.body.data.content_type).toBe('application/xml');
   });
 
   it('makes a new hmac secret the signing secret', async () => {

@@ -14,7 +14,8 @@ const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 /** Segments of letters, digits, `_`, `-` or `$`, joined by dots. */
 const DOT_PATH = /^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/;
 const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'prototype', 'constructor']);
-const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*(\s*;.*)?$/;
+const MEDIA_TYPE =
+  /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*([ \t]*;[\t\x20-\x7e]*)?$/;
 
 /** Headers the service sets itself on every delivery; nobody may override them. */
 const RESERVED_HEADERS = new Set([
@@ -95,6 +96,12 @@ export const secretValue = v.pipe(
   v.maxLength(1024, 'must be at most 1024 characters'),
 );
 
+/** A secret that is sent as (part of) a header value: no CR, LF or other controls. */
+export const headerSecretValue = v.pipe(
+  secretValue,
+  v.regex(HEADER_VALUE, 'may contain only printable ASCII characters, spaces and tabs'),
+);
+
 export const mediaType = v.pipe(
   v.string(),
   v.maxLength(255, 'must be at most 255 characters'),
@@ -153,11 +160,52 @@ export const handlebarsTemplate = v.pipe(
   }),
 );
 
+const ISO_INSTANT =
+  /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|([+-])(\d{2}):?(\d{2}))?)?$/;
+
+/**
+ * An ISO-8601 date or date-time as an instant. No zone means UTC, wherever
+ * this runs; impossible dates (February 30th) are refused, not rolled over;
+ * so are instants outside years 0001-9999, whose ISO strings would not sort
+ * among the others.
+ */
+export const parseInstant = (value: string): Date | string => {
+  const match = ISO_INSTANT.exec(value);
+  if (!match) return 'must be an ISO-8601 date or date-time';
+  const [, year, month, day, hour = '0', minute = '0', second = '0', fraction = '0'] = match;
+  const [sign, offsetHours = '0', offsetMinutes = '0'] = match.slice(9);
+  const [y, mo, d, h, mi, se] = [year, month, day, hour, minute, second].map(Number);
+  if (y === undefined || mo === undefined || d === undefined) return 'must be an ISO-8601 date';
+  if (h === undefined || mi === undefined || se === undefined) return 'must be an ISO-8601 time';
+  const date = new Date(0);
+  date.setUTCFullYear(y, mo - 1, d);
+  date.setUTCHours(h, mi, se, Number(fraction.padEnd(3, '0').slice(0, 3)));
+  const real =
+    y >= 1 &&
+    date.getUTCFullYear() === y &&
+    date.getUTCMonth() === mo - 1 &&
+    date.getUTCDate() === d &&
+    date.getUTCHours() === h &&
+    date.getUTCMinutes() === mi &&
+    date.getUTCSeconds() === se &&
+    Number(offsetHours) <= 23 &&
+    Number(offsetMinutes) <= 59;
+  if (!real) return 'must be a real calendar date and time';
+  const offset = (sign === '-' ? -1 : 1) * (Number(offsetHours) * 60 + Number(offsetMinutes));
+  const instant = new Date(date.getTime() - offset * 60_000);
+  const instantYear = instant.getUTCFullYear();
+  if (instantYear < 1 || instantYear > 9999) return 'must fall between the years 0001 and 9999';
+  return instant;
+};
+
 export const isoTimestamp = v.pipe(
   v.string(),
-  v.regex(
-    /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/,
-    'must be an ISO-8601 date or date-time',
-  ),
-  v.check((value) => !Number.isNaN(Date.parse(value)), 'must be a real calendar date'),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const parsed = parseInstant(dataset.value);
+    if (typeof parsed === 'string') {
+      addIssue({ message: parsed });
+      return NEVER;
+    }
+    return { given: dataset.value, instant: parsed };
+  }),
 );

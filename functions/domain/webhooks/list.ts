@@ -34,18 +34,19 @@ const text = v.pipe(
 );
 
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+const LAST_MS_OF_DAY = 86_400_000 - 1;
 
-/** A lower bound; a bare date means the start of that day (UTC). */
+/** A lower bound, as an ISO instant; a bare date means the start of that day (UTC). */
 const dateFrom = v.pipe(
   isoTimestamp,
-  v.transform((value) => new Date(value).toISOString()),
+  v.transform(({ instant }) => instant.toISOString()),
 );
 
 /** An upper bound, inclusive; a bare date means the whole of that day (UTC). */
 const dateTo = v.pipe(
   isoTimestamp,
-  v.transform((value) =>
-    new Date(DATE_ONLY.test(value) ? `${value}T23:59:59.999Z` : value).toISOString(),
+  v.transform(({ given, instant }) =>
+    new Date(instant.getTime() + (DATE_ONLY.test(given) ? LAST_MS_OF_DAY : 0)).toISOString(),
   ),
 );
 

@@ -59,6 +59,21 @@ describe.each([
   ['event_types', 'ticket.created', 'must be an Array'],
   ['payload_format', 'yaml', 'must be one of json, xml, form_data, custom'],
   ['content_type', 'json', 'must be a media type such as "application/json"'],
+  [
+    'content_type',
+    'application/json\r\nX-Evil: 1',
+    'must be a media type such as "application/json"',
+  ],
+  [
+    'content_type',
+    'application/json; charset=utf-8\n',
+    'must be a media type such as "application/json"',
+  ],
+  [
+    'secret_token',
+    'a\r\nX-Evil: 1',
+    'may contain only printable ASCII characters, spaces and tabs',
+  ],
   ['is_active', 'yes', 'must be a boolean'],
   ['is_test_mode', 1, 'must be a boolean'],
   ['verify_ssl', null, 'must be a boolean'],
@@ -115,6 +130,16 @@ describe('security', () => {
     [{ type: 'basic_auth', username: 'a' }, 'security.password', 'is required'],
     [{ type: 'bearer_token' }, 'security.token', 'is required'],
     [{ type: 'bearer_token', token: '' }, 'security.token', 'must not be empty'],
+    [
+      { type: 'bearer_token', token: 'abc\r\nX-Evil: 1' },
+      'security.token',
+      'may contain only printable ASCII characters, spaces and tabs',
+    ],
+    [
+      { type: 'api_key', token: 'k\u0000' },
+      'security.token',
+      'may contain only printable ASCII characters, spaces and tabs',
+    ],
     [
       { type: 'api_key', token: 't', header_name: 'Bad Header' },
       'security.header_name',

@@ -6,6 +6,7 @@ import {
   dotPath,
   handlebarsTemplate,
   headerName,
+  headerSecretValue,
   headerValue,
   integerBetween,
   jsonMap,
@@ -68,12 +69,12 @@ const securitySchema = v.variant(
     }),
     v.strictObject({
       type: v.literal('bearer_token'),
-      token: secretValue,
+      token: headerSecretValue,
       header_name: v.optional(headerName, 'Authorization'),
     }),
     v.strictObject({
       type: v.literal('api_key'),
-      token: secretValue,
+      token: headerSecretValue,
       header_name: v.optional(headerName, 'Authorization'),
     }),
     v.strictObject({
@@ -268,7 +269,7 @@ const fields = {
   is_active: v.boolean(),
   is_test_mode: v.boolean(),
   verify_ssl: v.boolean(),
-  secret_token: secretValue,
+  secret_token: headerSecretValue,
   rate_limit: rateLimitSchema,
   metadata: metadataSchema,
   tags: tagsSchema,

@@ -147,6 +147,11 @@ export const applyPatch = (
 ): { record: WebhookRecord; changes: Partial<WebhookRecord> } | undefined => {
   if (Object.keys(patch).length === 0) return undefined;
   const changes: Partial<WebhookRecord> = { ...patch, updated_at: now.toISOString() };
+  // The default Content-Type sent back as shown by GET stays a default, so a
+  // later change of payload_format still brings its own.
+  if (!current.content_type && patch.content_type === effectiveContentType(current)) {
+    changes.content_type = null;
+  }
   if (typeof patch.secret_token === 'string') {
     changes.secret_token = keepIfMasked(patch.secret_token, current.secret_token ?? undefined);
   }

@@ -2,25 +2,31 @@ import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { HooklineStack } from '../lib/hookline-stack.ts';
 import { acknowledgeNagFindings } from '../lib/nag-acknowledgements.ts';
+import { API } from '../lib/resources.ts';
 
 /**
  * The CDK app. Settings come from context (cdk.json, or -c name=value):
  * stackName, apiRateLimit, apiBurstLimit, authorizerCacheTtlSeconds,
- * retryAfterSeconds, maxWebhooksPerTenant, destroyOnRemoval.
+ * retryAfterSeconds, maxWebhooksPerTenant, destroyOnRemoval. The stack
+ * checks their ranges; a value that is not a number stops here.
  */
 const app = new App();
 const number = (name: string): number | undefined => {
-  const value = app.node.tryGetContext(name);
-  return value === undefined ? undefined : Number(value);
+  const value: unknown = app.node.tryGetContext(name);
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (typeof value === 'boolean' || value === '' || !Number.isFinite(parsed)) {
+    throw new Error(`Context ${name} must be a number; got ${JSON.stringify(value)}`);
+  }
+  return parsed;
 };
-const rateLimit = number('apiRateLimit');
-const burstLimit = number('apiBurstLimit');
 
 const stack = new HooklineStack(app, app.node.tryGetContext('stackName') ?? 'Hookline', {
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
-  ...(rateLimit !== undefined && burstLimit !== undefined
-    ? { throttle: { rateLimit, burstLimit } }
-    : {}),
+  throttle: {
+    rateLimit: number('apiRateLimit') ?? API.throttle.rateLimit,
+    burstLimit: number('apiBurstLimit') ?? API.throttle.burstLimit,
+  },
   authorizerCacheTtlSeconds: number('authorizerCacheTtlSeconds'),
   retryAfterSeconds: number('retryAfterSeconds'),
   maxWebhooksPerTenant: number('maxWebhooksPerTenant'),

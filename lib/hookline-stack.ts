@@ -25,6 +25,26 @@ export interface HooklineStackProps extends StackProps {
   removalPolicy?: RemovalPolicy;
 }
 
+const checkRange = (
+  name: string,
+  value: number | undefined,
+  min: number,
+  max: number,
+  integer = true,
+) => {
+  if (value === undefined) return;
+  if (
+    !Number.isFinite(value) ||
+    value < min ||
+    value > max ||
+    (integer && !Number.isInteger(value))
+  ) {
+    throw new Error(
+      `${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}; got ${value}`,
+    );
+  }
+};
+
 /**
  * Hookline on AWS: the config table, the ingest and delivery queues with
  * their dead-letter queues, and the management API with its authorizer.
@@ -32,6 +52,11 @@ export interface HooklineStackProps extends StackProps {
 export class HooklineStack extends Stack {
   constructor(scope: Construct, id: string, props: HooklineStackProps = {}) {
     super(scope, id, props);
+    checkRange('throttle.rateLimit', props.throttle?.rateLimit, 0.001, 10_000, false);
+    checkRange('throttle.burstLimit', props.throttle?.burstLimit, 0, 5000);
+    checkRange('authorizerCacheTtlSeconds', props.authorizerCacheTtlSeconds, 0, 3600);
+    checkRange('retryAfterSeconds', props.retryAfterSeconds, 1, 86_400);
+    checkRange('maxWebhooksPerTenant', props.maxWebhooksPerTenant, 1, 100_000);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
 

@@ -143,6 +143,13 @@ export const GATEWAY_RESPONSES: readonly GatewayResponseDefinition[] = [
     code: 'INTERNAL_ERROR',
     message: 'The request timed out',
   },
+  // Whatever else API Gateway refuses (a WAF block, an unsupported media type) keeps its status.
+  {
+    type: 'DEFAULT_4XX',
+    statusCode: 400,
+    code: 'BAD_REQUEST',
+    message: 'The request was refused',
+  },
   {
     type: 'DEFAULT_5XX',
     statusCode: 500,

@@ -55,6 +55,8 @@ const REGION = 'us-east-1';
 const API_ID = 'local';
 /** API Gateway's own limits: 10 MiB payloads, 29 s integration timeout. */
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
+/** Lambda's limit on a synchronous invocation's event, which holds the body. */
+const MAX_LAMBDA_EVENT_BYTES = 6 * 1024 * 1024;
 const INTEGRATION_TIMEOUT_MS = 29_000;
 const API_FUNCTION_TIMEOUT_MS = 29_000;
 const AUTHORIZER_TIMEOUT_MS = 10_000;
@@ -311,6 +313,13 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
       body: body === '' ? null : body,
       isBase64Encoded: false,
     };
+    // A larger event never reaches the function; API Gateway refuses the request.
+    if (
+      Buffer.byteLength(body) > MAX_LAMBDA_EVENT_BYTES / 2 &&
+      Buffer.byteLength(JSON.stringify(event)) > MAX_LAMBDA_EVENT_BYTES
+    ) {
+      return { status: sendGatewayResponse(response, 'REQUEST_TOO_LARGE', requestId), principal };
+    }
     let result: APIGatewayProxyResult;
     try {
       result = await invoke(

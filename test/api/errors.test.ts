@@ -31,15 +31,45 @@ describe('413 PAYLOAD_TOO_LARGE', () => {
     expect(await count()).toBe(before);
   });
 
-  it('accepts a body just under the limit up to validation', async () => {
-    const padding = 256 * 1024 - 2000;
-    const body = JSON.stringify({ ...guidePayload(), description: 'x'.repeat(padding) });
+  /** A create body of exactly `bytes` UTF-8 bytes, padded in the description with `filler`. */
+  const bodyOf = (bytes: number, filler: string) => {
+    const frame = JSON.stringify({ ...guidePayload(), description: '' });
+    const room = bytes - Buffer.byteLength(frame);
+    const unit = Buffer.byteLength(filler);
+    const body = JSON.stringify({
+      ...guidePayload(),
+      description: filler.repeat(Math.floor(room / unit)),
+    });
+    return body + ' '.repeat(bytes - Buffer.byteLength(body));
+  };
+
+  it('takes a body of exactly 256 KiB as far as validation, and refuses one byte more', async () => {
+    const atLimit = await api.call('POST', '/webhooks', bodyOf(256 * 1024, 'x'));
+    const over = await api.call('POST', '/webhooks', bodyOf(256 * 1024 + 1, 'x'));
+
+    expect(atLimit.status).toBe(400);
+    expect(atLimit.body).toMatchObject({
+      error: { details: [{ field: 'description', message: 'must be at most 4000 characters' }] },
+    });
+    expect(over.status).toBe(413);
+  });
+
+  it('counts bytes, not characters', async () => {
+    const body = bodyOf(256 * 1024 + 2, 'é');
+    expect(body.length).toBeLessThan(200 * 1024);
 
     const response = await api.call('POST', '/webhooks', body);
 
-    expect(response.status).toBe(400);
-    expect(response.body).toMatchObject({
-      error: { details: [{ field: 'description', message: 'must be at most 4000 characters' }] },
+    expect(response.status).toBe(413);
+  });
+
+  it('refuses a body too large for a Lambda event at the gateway, as API Gateway does', async () => {
+    const response = await api.call('POST', '/webhooks', bodyOf(7 * 1024 * 1024, 'x'));
+
+    expect(response.status).toBe(413);
+    expect(response.headers.get('x-amzn-errortype')).toBe('REQUEST_TOO_LARGE');
+    expect(response.body).toEqual({
+      error: { code: 'PAYLOAD_TOO_LARGE', message: 'The request is too large' },
     });
   });
 });
@@ -58,6 +88,34 @@ describe('400 BAD_REQUEST', () => {
 
     expect(response.status).toBe(400);
     expect(response.body).toMatchObject({ error: { code: 'BAD_REQUEST' } });
+    expect(await count()).toBe(before);
+  });
+
+  it('refuses keys that reach into prototypes, wherever they are', async () => {
+    const before = await count();
+    const body =
+      '{"name":"x","url":"https://example.com/h","event_types":["ticket.created"],' +
+      '"custom_headers":{"__proto__":{"polluted":"yes"}},"metadata":{"properties":{"constructor":1}}}';
+
+    const response = await api.call('POST', '/webhooks', body);
+
+    expect(response.status).toBe(400);
+    expect(response.body).toEqual({
+      error: {
+        code: 'VALIDATION_ERROR',
+        message: 'The request is invalid',
+        details: [
+          {
+            field: 'custom_headers.__proto__',
+            message: 'is a reserved name and cannot be used as a key',
+          },
+          {
+            field: 'metadata.properties.constructor',
+            message: 'is a reserved name and cannot be used as a key',
+          },
+        ],
+      },
+    });
     expect(await count()).toBe(before);
   });
 

@@ -276,6 +276,17 @@ describe('REST API', () => {
     );
   });
 
+  it('puts any other API Gateway refusal in the envelope too, keeping its status', () => {
+    const responses = template.findResources('AWS::ApiGateway::GatewayResponse', {
+      Properties: { ResponseType: 'DEFAULT_4XX' },
+    });
+    const [response] = Object.values(responses);
+    expect(response?.Properties.StatusCode).toBeUndefined();
+    expect(JSON.parse(response?.Properties.ResponseTemplates['application/json'])).toEqual({
+      error: { code: 'BAD_REQUEST', message: 'The request was refused' },
+    });
+  });
+
   it('tells throttled clients when to retry', () => {
     template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
       ResponseType: 'THROTTLED',
@@ -320,6 +331,31 @@ describe('settings', () => {
     tuned.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ MAX_WEBHOOKS_PER_TENANT: '20' }) },
     });
+  });
+});
+
+describe('settings out of range', () => {
+  it.each([
+    [
+      { throttle: { rateLimit: 0, burstLimit: 10 } },
+      'throttle.rateLimit must be a number from 0.001 to 10000; got 0',
+    ],
+    [
+      { throttle: { rateLimit: 10, burstLimit: 1.5 } },
+      'throttle.burstLimit must be an integer from 0 to 5000; got 1.5',
+    ],
+    [
+      { authorizerCacheTtlSeconds: 7200 },
+      'authorizerCacheTtlSeconds must be an integer from 0 to 3600; got 7200',
+    ],
+    [{ retryAfterSeconds: 0 }, 'retryAfterSeconds must be an integer from 1 to 86400; got 0'],
+    [
+      { maxWebhooksPerTenant: Number.NaN },
+      'maxWebhooksPerTenant must be an integer from 1 to 100000; got NaN',
+    ],
+  ])('refuses %j', (props, message) => {
+    const app = new App({ context: appContext({ 'aws:cdk:bundling-stacks': [] }) });
+    expect(() => new HooklineStack(app, 'Bad', props)).toThrow(message);
   });
 });
 

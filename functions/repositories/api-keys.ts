@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -22,7 +21,7 @@ import {
   type ApiKeyRecord,
   apiKeyRecordSchema,
 } from '../domain/keys/api-keys.ts';
-import { readRecord } from './records.ts';
+import { conditionHeld, readRecord } from './records.ts';
 
 const readKey = (item: Record<string, unknown>): ApiKeyRecord =>
   readRecord(apiKeyRecordSchema, item, `API key ${String(item.key_id ?? '')}`);
@@ -66,8 +65,8 @@ export class ApiKeyRepository implements ApiKeyLookup {
         ExpressionAttributeValues: { ':tenant': record.tenant, ':now': record.created_at },
       }),
     );
-    try {
-      await this.#db.send(
+    return conditionHeld(
+      this.#db.send(
         new PutCommand({
           TableName: this.#table,
           Item: {
@@ -80,12 +79,8 @@ export class ApiKeyRepository implements ApiKeyLookup {
           ConditionExpression: 'attribute_not_exists(#pk)',
           ExpressionAttributeNames: { '#pk': KEYS.partition },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   /** Every key, or one tenant's, oldest first. */
@@ -114,22 +109,19 @@ export class ApiKeyRepository implements ApiKeyLookup {
 
   /** Marks a key revoked; returns the revoked record, or undefined if there is no such key. */
   async revoke(keyId: string, at: Date): Promise<ApiKeyRecord | undefined> {
-    try {
-      const { Attributes } = await this.#db.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: { [KEYS.partition]: apiKeyPartition(keyId), [KEYS.sort]: API_KEY_SORT },
-          UpdateExpression: 'SET #revoked = if_not_exists(#revoked, :at)',
-          ConditionExpression: 'attribute_exists(#pk)',
-          ExpressionAttributeNames: { '#revoked': 'revoked_at', '#pk': KEYS.partition },
-          ExpressionAttributeValues: { ':at': at.toISOString() },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return Attributes ? readKey(Attributes) : undefined;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return undefined;
-      throw error;
-    }
+    const revoking = this.#db.send(
+      new UpdateCommand({
+        TableName: this.#table,
+        Key: { [KEYS.partition]: apiKeyPartition(keyId), [KEYS.sort]: API_KEY_SORT },
+        UpdateExpression: 'SET #revoked = if_not_exists(#revoked, :at)',
+        ConditionExpression: 'attribute_exists(#pk)',
+        ExpressionAttributeNames: { '#revoked': 'revoked_at', '#pk': KEYS.partition },
+        ExpressionAttributeValues: { ':at': at.toISOString() },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    if (!(await conditionHeld(revoking))) return undefined;
+    const { Attributes } = await revoking;
+    return Attributes ? readKey(Attributes) : undefined;
   }
 }

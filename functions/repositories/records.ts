@@ -1,3 +1,4 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import * as v from 'valibot';
 
 /**
@@ -24,4 +25,18 @@ export const readRecord = <S extends v.GenericSchema>(
   if (result.success) return result.output;
   const paths = [...new Set(result.issues.map((issue) => v.getDotPath(issue) ?? '(item)'))];
   throw new UnreadableRecordError(what, paths);
+};
+
+/**
+ * Runs a conditional write and answers whether its condition held; any other
+ * failure is thrown. Conditions are how the repositories enforce the rules.
+ */
+export const conditionHeld = async (write: Promise<unknown>): Promise<boolean> => {
+  try {
+    await write;
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
 };

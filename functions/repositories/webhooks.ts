@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -17,7 +16,7 @@ import {
 } from '../commons/table.ts';
 import { type WebhookRecord, webhookRecordSchema } from '../domain/webhooks/schema.ts';
 import type { WebhookStore } from '../domain/webhooks/service.ts';
-import { readRecord, UnreadableRecordError } from './records.ts';
+import { conditionHeld, readRecord, UnreadableRecordError } from './records.ts';
 
 /**
  * Webhooks in the config table: one item each in their tenant's partition.
@@ -75,9 +74,9 @@ export class WebhookRepository implements WebhookStore {
     return webhooks;
   }
 
-  async reserveSlot(tenant: string, max: number): Promise<boolean> {
-    try {
-      await this.#db.send(
+  reserveSlot(tenant: string, max: number): Promise<boolean> {
+    return conditionHeld(
+      this.#db.send(
         new UpdateCommand({
           TableName: this.#table,
           Key: this.#tenantKey(tenant),
@@ -86,17 +85,14 @@ export class WebhookRepository implements WebhookStore {
           ExpressionAttributeNames: { '#count': WEBHOOK_COUNT },
           ExpressionAttributeValues: { ':one': 1, ':max': max },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
+  /** Never below zero: a counter that was repaired meanwhile may already be lower. */
   async releaseSlot(tenant: string): Promise<void> {
-    try {
-      await this.#db.send(
+    await conditionHeld(
+      this.#db.send(
         new UpdateCommand({
           TableName: this.#table,
           Key: this.#tenantKey(tenant),
@@ -105,10 +101,8 @@ export class WebhookRepository implements WebhookStore {
           ExpressionAttributeNames: { '#count': WEBHOOK_COUNT },
           ExpressionAttributeValues: { ':minusOne': -1, ':zero': 0 },
         }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+      ),
+    );
   }
 
   /**
@@ -129,8 +123,8 @@ export class WebhookRepository implements WebhookStore {
     const query = { ...this.#tenantQuery(tenant), Select: 'COUNT' as const };
     for await (const page of paginateQuery({ client: this.#db }, query)) actual += page.Count ?? 0;
     if (typeof counted !== 'number' || actual >= counted) return actual;
-    try {
-      await this.#db.send(
+    await conditionHeld(
+      this.#db.send(
         new UpdateCommand({
           TableName: this.#table,
           Key: this.#tenantKey(tenant),
@@ -139,10 +133,8 @@ export class WebhookRepository implements WebhookStore {
           ExpressionAttributeNames: { '#count': WEBHOOK_COUNT },
           ExpressionAttributeValues: { ':actual': actual, ':counted': counted },
         }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+      ),
+    );
     return actual;
   }
 
@@ -172,8 +164,8 @@ export class WebhookRepository implements WebhookStore {
       values[`:v${index}`] = value;
       assignments.push(`#f${index} = :v${index}`);
     });
-    try {
-      await this.#db.send(
+    return conditionHeld(
+      this.#db.send(
         new UpdateCommand({
           TableName: this.#table,
           Key: this.#key(tenant, webhookId),
@@ -183,29 +175,21 @@ export class WebhookRepository implements WebhookStore {
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
-  async delete(tenant: string, webhookId: string): Promise<boolean> {
-    try {
-      await this.#db.send(
+  delete(tenant: string, webhookId: string): Promise<boolean> {
+    return conditionHeld(
+      this.#db.send(
         new DeleteCommand({
           TableName: this.#table,
           Key: this.#key(tenant, webhookId),
           ConditionExpression: 'attribute_exists(#pk)',
           ExpressionAttributeNames: { '#pk': KEYS.partition },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   #tenantKey(tenant: string) {

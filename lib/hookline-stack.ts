@@ -10,6 +10,7 @@ import {
   API,
   CONFIG_TABLE,
   DEAD_LETTER_RETENTION_SECONDS,
+  FUNCTION_TIMEOUT_SECONDS,
   QUEUES,
   type QueueDefinition,
 } from './resources.ts';
@@ -83,7 +84,7 @@ export class HooklineStack extends Stack {
     const authorizerFunction = new NodeFunction(this, 'AuthorizerFunction', {
       handler: 'authorizer',
       description: 'Maps X-API-Key to a tenant and its permissions',
-      timeout: Duration.seconds(10),
+      timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS.authorizer),
       memorySize: 256,
       environment: { TABLE_NAME: table.tableName },
       logRetention,
@@ -100,7 +101,7 @@ export class HooklineStack extends Stack {
     const apiFunction = new NodeFunction(this, 'ApiFunction', {
       handler: 'api',
       description: 'Webhook management API (every route under /api/v1/webhooks)',
-      timeout: Duration.seconds(29),
+      timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS.api),
       environment: {
         TABLE_NAME: table.tableName,
         MAX_WEBHOOKS_PER_TENANT: String(props.maxWebhooksPerTenant ?? 1000),

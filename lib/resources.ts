@@ -44,6 +44,9 @@ export const QUEUES = {
 /** Dead-letter queues keep messages for the longest time SQS allows. */
 export const DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600;
 
+/** Function timeouts, which the local runtime enforces too. The API's stays under API Gateway's 29 s. */
+export const FUNCTION_TIMEOUT_SECONDS = { api: 29, authorizer: 10 } as const;
+
 export const API = {
   /** Path segments under the stage: /api/v1/webhooks. */
   basePath: ['api', 'v1', 'webhooks'],

@@ -10,6 +10,7 @@ import type {
 } from 'aws-lambda';
 import {
   API,
+  FUNCTION_TIMEOUT_SECONDS,
   type GatewayResponseDefinition,
   gatewayResponse,
   gatewayResponseBody,
@@ -53,13 +54,10 @@ export interface RunningGateway {
 const ACCOUNT = '000000000000';
 const REGION = 'us-east-1';
 const API_ID = 'local';
-/** API Gateway's own limits: 10 MiB payloads, 29 s integration timeout. */
+/** API Gateway's own limit on payloads. */
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
 /** Lambda's limit on a synchronous invocation's event, which holds the body. */
 const MAX_LAMBDA_EVENT_BYTES = 6 * 1024 * 1024;
-const INTEGRATION_TIMEOUT_MS = 29_000;
-const API_FUNCTION_TIMEOUT_MS = 29_000;
-const AUTHORIZER_TIMEOUT_MS = 10_000;
 const BASE_PATH = `/${API.basePath.join('/')}`;
 const PROXY_RESOURCE = `${BASE_PATH}/{proxy+}`;
 
@@ -184,7 +182,12 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
     const cached = authorizerCache.get(apiKey);
     if (cached && cached.until > Date.now()) return cached.result;
     try {
-      const result = await invoke(options.authorizer, event, 'authorizer', AUTHORIZER_TIMEOUT_MS);
+      const result = await invoke(
+        options.authorizer,
+        event,
+        'authorizer',
+        FUNCTION_TIMEOUT_SECONDS.authorizer * 1000,
+      );
       if (options.authorizerCacheTtlSeconds > 0) {
         authorizerCache.set(apiKey, {
           result,
@@ -322,12 +325,7 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
     }
     let result: APIGatewayProxyResult;
     try {
-      result = await invoke(
-        options.api,
-        event,
-        'api',
-        Math.min(API_FUNCTION_TIMEOUT_MS, INTEGRATION_TIMEOUT_MS),
-      );
+      result = await invoke(options.api, event, 'api', FUNCTION_TIMEOUT_SECONDS.api * 1000);
     } catch (error) {
       const type =
         error instanceof InvocationTimeout ? 'INTEGRATION_TIMEOUT' : 'INTEGRATION_FAILURE';

@@ -12,7 +12,7 @@ import { webhookRoutes } from '../routes/webhooks.ts';
 
 /** The management API: every route under /api/v1/webhooks. */
 
-export const MAX_BODY_BYTES = 256 * 1024;
+const MAX_BODY_BYTES = 256 * 1024;
 
 const tableName = requireEnv('TABLE_NAME');
 const repository = new WebhookRepository(createDocumentClient(), tableName, (error) =>

@@ -2,6 +2,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import * as v from 'valibot';
 import { BadRequestError, UnauthorizedError, ValidationError } from '../domain/errors.ts';
 import { PERMISSIONS, type Principal } from '../domain/keys/api-keys.ts';
+import { isPrototypeKey } from '../domain/webhooks/fields.ts';
 
 /** What a route handler gets: the event's parts it may need, already normalised. */
 export interface ApiRequest {
@@ -40,18 +41,8 @@ export const principalOf = (event: APIGatewayProxyEvent): Principal => {
   return { tenant, keyId: key_id, permissions };
 };
 
-export const lowerCaseHeaders = (
-  headers: Record<string, string | undefined> | null | undefined,
-): Record<string, string> => {
-  const result: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    if (value !== undefined) result[name.toLowerCase()] = value;
-  }
-  return result;
-};
-
 export const definedValues = (
-  values: Record<string, string | undefined> | null,
+  values: Record<string, string | undefined> | null | undefined,
 ): Record<string, string> => {
   const result: Record<string, string> = {};
   for (const [name, value] of Object.entries(values ?? {})) {
@@ -59,6 +50,14 @@ export const definedValues = (
   }
   return result;
 };
+
+/** Headers by lower-case name: HTTP header names are case-insensitive. */
+export const lowerCaseHeaders = (
+  headers: Record<string, string | undefined> | null | undefined,
+): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(definedValues(headers)).map(([name, value]) => [name.toLowerCase(), value]),
+  );
 
 export const bodyText = (event: APIGatewayProxyEvent): string =>
   event.body === null
@@ -70,15 +69,12 @@ export const bodyText = (event: APIGatewayProxyEvent): string =>
 const isJsonObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** Keys that reach into prototypes; no field of the API is named so. */
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
-
-/** The paths of forbidden keys anywhere in a parsed body. */
+/** The paths of prototype keys anywhere in a parsed body; no field of the API is named so. */
 const forbiddenKeyPaths = (value: unknown, path: string[] = []): string[] => {
   if (typeof value !== 'object' || value === null) return [];
   return Object.entries(value).flatMap(([key, child]) => {
     const here = [...path, key];
-    return FORBIDDEN_KEYS.has(key) ? [here.join('.')] : forbiddenKeyPaths(child, here);
+    return isPrototypeKey(key) ? [here.join('.')] : forbiddenKeyPaths(child, here);
   });
 };
 

@@ -50,7 +50,3 @@ export type EventType = (typeof EVENT_TYPES)[number];
 
 /** The event type of a synchronous test delivery; not subscribable. */
 export const TEST_EVENT_TYPE = 'webhook.test';
-
-const catalog: ReadonlySet<string> = new Set(EVENT_TYPES);
-
-export const isEventType = (name: string): name is EventType => catalog.has(name);

@@ -13,7 +13,9 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 /** Segments of letters, digits, `_`, `-` or `$`, joined by dots. */
 const DOT_PATH = /^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/;
-const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'prototype', 'constructor']);
+/** Names that reach into prototypes: refused as path segments and as body keys. */
+const PROTOTYPE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'prototype', 'constructor']);
+export const isPrototypeKey = (name: string): boolean => PROTOTYPE_KEYS.has(name);
 const MEDIA_TYPE =
   /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*([ \t]*;[\t\x20-\x7e]*)?$/;
 
@@ -58,7 +60,7 @@ export const headerValue = v.pipe(
 );
 
 export const isDotPath = (path: string): boolean =>
-  DOT_PATH.test(path) && path.split('.').every((segment) => !FORBIDDEN_SEGMENTS.has(segment));
+  DOT_PATH.test(path) && path.split('.').every((segment) => !isPrototypeKey(segment));
 
 export const dotPath = v.pipe(
   v.string(),

@@ -4,7 +4,7 @@ import { generateSigningSecret, keepIfMasked } from './secrets.ts';
 
 /**
  * The webhook aggregate's pure rules: building a new one, applying a partial
- * update, the checks that span fields, and the masked view clients see.
+ * update, and the checks that span fields. What clients see is view.ts.
  */
 
 const DEFAULT_CONTENT_TYPES: Record<WebhookConfig['payload_format'], string> = {

@@ -1,7 +1,5 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDocumentClient } from '../../functions/commons/clients.ts';
 import {
   hashApiKey,
   keyIdFromHash,
@@ -10,7 +8,13 @@ import {
 } from '../../functions/domain/keys/api-keys.ts';
 import { ApiKeyRepository } from '../../functions/repositories/api-keys.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
-import { apiClient, createKey, guidePayload, startTestRuntime } from '../support/runtime.ts';
+import {
+  apiClient,
+  createKey,
+  documentClientFor,
+  guidePayload,
+  startTestRuntime,
+} from '../support/runtime.ts';
 
 let runtime: LocalRuntime;
 
@@ -60,10 +64,7 @@ describe('authentication', () => {
     const api = apiClient(runtime, key);
     expect((await api.get('/webhooks')).status).toBe(200);
 
-    const keys = new ApiKeyRepository(
-      createDocumentClient(new DynamoDBClient({ endpoint: runtime.dynamoDbEndpoint })),
-      runtime.tableName,
-    );
+    const keys = new ApiKeyRepository(documentClientFor(runtime), runtime.tableName);
     await keys.revoke(keyIdFromHash(hashApiKey(key)), new Date());
 
     const response = await api.get('/webhooks');

@@ -1,9 +1,13 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDocumentClient } from '../../functions/commons/clients.ts';
 import { WebhookRepository } from '../../functions/repositories/webhooks.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
-import { type ApiClient, apiClient, guidePayload, startTestRuntime } from '../support/runtime.ts';
+import {
+  type ApiClient,
+  apiClient,
+  documentClientFor,
+  guidePayload,
+  startTestRuntime,
+} from '../support/runtime.ts';
 
 let runtime: LocalRuntime;
 let api: ApiClient;
@@ -12,10 +16,7 @@ let repository: WebhookRepository;
 beforeAll(async () => {
   runtime = await startTestRuntime();
   api = apiClient(runtime, runtime.devApiKey);
-  repository = new WebhookRepository(
-    createDocumentClient(new DynamoDBClient({ endpoint: runtime.dynamoDbEndpoint })),
-    runtime.tableName,
-  );
+  repository = new WebhookRepository(documentClientFor(runtime), runtime.tableName);
 });
 afterAll(() => runtime?.stop());
 

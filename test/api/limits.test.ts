@@ -1,19 +1,18 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createDocumentClient } from '../../functions/commons/clients.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import {
   type ApiClient,
   apiClient,
   createKey,
+  documentClientFor,
   guidePayload,
   startTestRuntime,
 } from '../support/runtime.ts';
 
 /** The per-tenant webhook limit, and what one damaged stored webhook may and may not do. */
 let runtime: LocalRuntime;
-const db = () => createDocumentClient(new DynamoDBClient({ endpoint: runtime.dynamoDbEndpoint }));
+const db = () => documentClientFor(runtime);
 
 beforeAll(async () => {
   runtime = await startTestRuntime({ env: { MAX_WEBHOOKS_PER_TENANT: '3' } });

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../../functions/commons/clients.ts';
 import {
   generateApiKey,
@@ -34,6 +34,10 @@ export const startTestRuntime = (
     ...overrides,
   });
 
+/** A document client on the runtime's DynamoDB, for tests that look at or damage stored items. */
+export const documentClientFor = (runtime: LocalRuntime): DynamoDBDocumentClient =>
+  createDocumentClient(new DynamoDBClient({ endpoint: runtime.dynamoDbEndpoint }));
+
 /** A new key for a tenant, stored as the keys CLI stores it. */
 export const createKey = async (
   runtime: LocalRuntime,
@@ -41,10 +45,7 @@ export const createKey = async (
   permissions: readonly Permission[] = PERMISSIONS,
 ): Promise<string> => {
   const key = generateApiKey();
-  const repository = new ApiKeyRepository(
-    createDocumentClient(new DynamoDBClient({ endpoint: runtime.dynamoDbEndpoint })),
-    runtime.tableName,
-  );
+  const repository = new ApiKeyRepository(documentClientFor(runtime), runtime.tableName);
   await repository.create(newApiKeyRecord(key, tenant, [...permissions], new Date()));
   return key;
 };
@@ -121,7 +122,7 @@ export const setDeliveryStats = async (
   webhookId: string,
   stats: { last_delivery_at: string; failed_deliveries: number; total_deliveries: number },
 ): Promise<void> => {
-  const db = createDocumentClient(new DynamoDBClient({ endpoint: runtime.dynamoDbEndpoint }));
+  const db = documentClientFor(runtime);
   await db.send(
     new UpdateCommand({
       TableName: runtime.tableName,

@@ -1,0 +1,68 @@
+/**
+ * The shapes delivery passes between its steps: the event as the fan-out
+ * accepted it, the HTTP request built for one attempt, and what sending it
+ * gave. Pure data; no SDK or Lambda types.
+ */
+
+/** A producer's event after validation and defaults (functions/domain/events/ingest.ts). */
+export interface DeliveryEvent {
+  event_id: string;
+  event_type: string;
+  tenant_id: string;
+  /** ISO-8601 UTC. */
+  occurred_at: string;
+  entity_type: string;
+  entity_id?: string | undefined;
+  tags?: string[] | undefined;
+  data: Record<string, unknown>;
+}
+
+/** One attempt's request, ready to send. */
+export interface OutgoingRequest {
+  url: string;
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  headers: Record<string, string>;
+  /** Absent for GET and DELETE. */
+  body?: string | undefined;
+}
+
+/**
+ * Why an attempt failed. The contract's classes, plus `config`: the webhook's
+ * own settings made the request impossible (a template that fails, an OAuth2
+ * token endpoint that refuses the credentials).
+ */
+export const ERROR_CLASSES = [
+  'dns',
+  'connect',
+  'tls',
+  'timeout',
+  'ssrf',
+  'http',
+  'config',
+] as const;
+export type ErrorClass = (typeof ERROR_CLASSES)[number];
+
+/** What one HTTP exchange gave, success or not. */
+export interface SendResult {
+  /** True for a 2xx answer. */
+  ok: boolean;
+  /** Absent when no answer arrived. */
+  status_code?: number | undefined;
+  /** Lower-case names. */
+  response_headers: Record<string, string>;
+  /** The first 8 KiB of the answer, decoded as UTF-8; the rest is discarded. */
+  response_body: string;
+  duration_ms: number;
+  error_class?: ErrorClass | undefined;
+  error_message?: string | undefined;
+}
+
+/** Delivery statuses of the contract. */
+export const DELIVERY_STATUSES = [
+  'pending',
+  'retrying',
+  'delivered',
+  'failed',
+  'abandoned',
+] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];

@@ -1,0 +1,166 @@
+import * as v from 'valibot';
+import type { DeliveryEvent } from '../delivery/model.ts';
+import { tenantIdSchema } from '../keys/api-keys.ts';
+import { boundedArray, isoTimestamp, isPrototypeKey, label, unique } from '../webhooks/fields.ts';
+import { EVENT_TYPES, TEST_EVENT_TYPE } from './catalog.ts';
+
+/**
+ * One producer message from the ingest queue, validated and completed with
+ * defaults. A bad message yields one readable line naming every problem, so
+ * the dead-letter queue says why it is there; nothing here throws.
+ */
+
+/** Leaves room under SQS's 256 KiB for the delivery job that carries the event. */
+export const MAX_INGEST_BODY_BYTES = 200 * 1024;
+/**
+ * Deeper data is refused: payload building, XML encoding and JSON.stringify
+ * recurse, and a 200 KiB body of nested brackets would overflow their stack.
+ */
+export const MAX_INGEST_DEPTH = 64;
+/** A reason lists at most this many problems, so one bad message cannot flood the logs. */
+const MAX_LISTED_PROBLEMS = 20;
+
+const KNOWN_EVENT_TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);
+
+const eventTypeSchema = v.pipe(
+  v.string(),
+  v.check(
+    (type) => type !== TEST_EVENT_TYPE,
+    `${TEST_EVENT_TYPE} is reserved for test deliveries (POST /webhooks/{id}/test)`,
+  ),
+  v.check(
+    (type) => type === TEST_EVENT_TYPE || KNOWN_EVENT_TYPES.has(type),
+    'is not a known event type (GET /api/v1/webhooks/events lists them)',
+  ),
+);
+
+const eventIdSchema = v.pipe(
+  v.string(),
+  v.regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1-128 letters, digits or _ . : - (a UUID is best)'),
+);
+
+/** The same rule as the entity names of payload_fields, so the two always line up. */
+const entityTypeSchema = v.pipe(
+  v.string(),
+  v.regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be a lower-case word such as "ticket"'),
+);
+
+const jsonObject = v.custom<Record<string, unknown>>(
+  (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+  'must be a JSON object',
+);
+
+export const ingestMessageSchema = v.strictObject({
+  event_id: v.optional(eventIdSchema),
+  event_type: eventTypeSchema,
+  tenant_id: tenantIdSchema,
+  occurred_at: v.optional(
+    v.pipe(
+      isoTimestamp,
+      v.transform(({ instant }) => instant.toISOString()),
+    ),
+  ),
+  entity_type: v.optional(entityTypeSchema),
+  entity_id: v.optional(label(128)),
+  tags: v.optional(v.pipe(boundedArray(label(), 50, 'tags'), v.transform(unique))),
+  data: jsonObject,
+});
+
+export type IngestMessage = v.InferOutput<typeof ingestMessageSchema>;
+
+export type IngestResult = { ok: true; event: DeliveryEvent } | { ok: false; reason: string };
+
+export interface IngestDefaults {
+  now: Date;
+  newId: () => string;
+}
+
+export const parseIngestEvent = (body: string, defaults: IngestDefaults): IngestResult => {
+  const bytes = Buffer.byteLength(body, 'utf8');
+  if (bytes > MAX_INGEST_BODY_BYTES) {
+    return refuse([`the message is ${bytes} bytes; at most ${MAX_INGEST_BODY_BYTES} are accepted`]);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return refuse(['the message is not valid JSON']);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return refuse(['the message must be a JSON object']);
+  }
+  const problems = shapeProblems(parsed);
+  const result = v.safeParse(ingestMessageSchema, parsed, {
+    abortEarly: false,
+    abortPipeEarly: true,
+  });
+  if (!result.success) problems.push(...result.issues.map(describeIssue));
+  if (!result.success || problems.length > 0) return refuse(problems);
+
+  const message = result.output;
+  return {
+    ok: true,
+    event: {
+      event_id: message.event_id ?? defaults.newId(),
+      event_type: message.event_type,
+      tenant_id: message.tenant_id,
+      occurred_at: message.occurred_at ?? defaults.now.toISOString(),
+      entity_type: message.entity_type ?? firstSegment(message.event_type),
+      ...(message.entity_id === undefined ? {} : { entity_id: message.entity_id }),
+      ...(message.tags === undefined ? {} : { tags: message.tags }),
+      data: message.data,
+    },
+  };
+};
+
+const firstSegment = (eventType: string): string => eventType.split('.')[0] ?? eventType;
+
+const refuse = (problems: readonly string[]): IngestResult => {
+  const distinct = unique(problems);
+  const listed = distinct.slice(0, MAX_LISTED_PROBLEMS);
+  const more = distinct.length - listed.length;
+  const suffix = more > 0 ? `; and ${more} more` : '';
+  return { ok: false, reason: `Invalid event: ${listed.join('; ')}${suffix}` };
+};
+
+/** valibot's own messages start with "Invalid"; they are rephrased to say what is expected. */
+const describeIssue = (issue: v.BaseIssue<unknown>): string => {
+  const field = v.getDotPath(issue) ?? 'the message';
+  if (!issue.message.startsWith('Invalid')) return `${field} ${issue.message}`;
+  if (issue.type === 'strict_object' && issue.expected === 'never') {
+    return `${field} is not a known field`;
+  }
+  if (issue.received === 'undefined') return `${field} is required`;
+  return `${field} must be ${withArticle(issue.expected ?? issue.type)}`;
+};
+
+const withArticle = (expected: string): string =>
+  /^[aeiou]/i.test(expected) ? `an ${expected}` : `a ${expected}`;
+
+/**
+ * Prototype keys anywhere and excessive nesting, found without recursion so
+ * that a hostile body cannot overflow the stack here either.
+ */
+const shapeProblems = (root: object): string[] => {
+  const problems: string[] = [];
+  const pending: { value: unknown; path: string; depth: number }[] = [
+    { value: root, path: '', depth: 0 },
+  ];
+  for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
+    const { value, path, depth } = item;
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth >= MAX_INGEST_DEPTH) {
+      problems.push(`${path} is nested more than ${MAX_INGEST_DEPTH} levels deep`);
+      continue;
+    }
+    for (const [key, child] of Object.entries(value)) {
+      const childPath = path === '' ? key : `${path}.${key}`;
+      if (!Array.isArray(value) && isPrototypeKey(key)) {
+        problems.push(`${childPath} is not allowed: ${key} is a reserved name`);
+        continue;
+      }
+      pending.push({ value: child, path: childPath, depth: depth + 1 });
+    }
+  }
+  return problems;
+};

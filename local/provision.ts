@@ -9,6 +9,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@
 import {
   CONFIG_TABLE,
   DEAD_LETTER_RETENTION_SECONDS,
+  DELIVERIES_TABLE,
   QUEUES,
   type QueueDefinition,
 } from '../lib/resources.ts';
@@ -19,9 +20,16 @@ import {
  * account. Existing resources are left as they are.
  */
 
-export const ensureConfigTable = async (
+interface TableDefinition {
+  partitionKey: string;
+  sortKey: string;
+  indexes: readonly { name: string; partitionKey: string; sortKey: string }[];
+}
+
+const ensureTable = async (
   client: DynamoDBClient,
   tableName: string,
+  table: TableDefinition,
 ): Promise<void> => {
   try {
     await client.send(new DescribeTableCommand({ TableName: tableName }));
@@ -30,9 +38,9 @@ export const ensureConfigTable = async (
     if (!(error instanceof ResourceNotFoundException)) throw error;
   }
   const keyAttributes = [
-    CONFIG_TABLE.partitionKey,
-    CONFIG_TABLE.sortKey,
-    ...CONFIG_TABLE.indexes.flatMap((index) => [index.partitionKey, index.sortKey]),
+    table.partitionKey,
+    table.sortKey,
+    ...table.indexes.flatMap((index) => [index.partitionKey, index.sortKey]),
   ];
   await client.send(
     new CreateTableCommand({
@@ -43,21 +51,36 @@ export const ensureConfigTable = async (
         AttributeType: 'S',
       })),
       KeySchema: [
-        { AttributeName: CONFIG_TABLE.partitionKey, KeyType: 'HASH' },
-        { AttributeName: CONFIG_TABLE.sortKey, KeyType: 'RANGE' },
+        { AttributeName: table.partitionKey, KeyType: 'HASH' },
+        { AttributeName: table.sortKey, KeyType: 'RANGE' },
       ],
-      GlobalSecondaryIndexes: CONFIG_TABLE.indexes.map((index) => ({
-        IndexName: index.name,
-        KeySchema: [
-          { AttributeName: index.partitionKey, KeyType: 'HASH' },
-          { AttributeName: index.sortKey, KeyType: 'RANGE' },
-        ],
-        Projection: { ProjectionType: 'ALL' },
-      })),
+      // DynamoDB refuses an empty list of indexes.
+      ...(table.indexes.length === 0
+        ? {}
+        : {
+            GlobalSecondaryIndexes: table.indexes.map((index) => ({
+              IndexName: index.name,
+              KeySchema: [
+                { AttributeName: index.partitionKey, KeyType: 'HASH' },
+                { AttributeName: index.sortKey, KeyType: 'RANGE' },
+              ],
+              Projection: { ProjectionType: 'ALL' },
+            })),
+          }),
     }),
   );
   await waitUntilTableExists({ client, maxWaitTime: 120, minDelay: 1 }, { TableName: tableName });
 };
+
+export const ensureConfigTable = (client: DynamoDBClient, tableName: string): Promise<void> =>
+  ensureTable(client, tableName, CONFIG_TABLE);
+
+/**
+ * The delivery history table, without its TTL: dynalite has no
+ * UpdateTimeToLive, so locally kept deliveries do not expire.
+ */
+export const ensureDeliveriesTable = (client: DynamoDBClient, tableName: string): Promise<void> =>
+  ensureTable(client, tableName, { ...DELIVERIES_TABLE, indexes: [] });
 
 const createQueue = async (
   client: SQSClient,
@@ -71,7 +94,7 @@ const createQueue = async (
   return QueueUrl;
 };
 
-const queueArn = async (client: SQSClient, queueUrl: string): Promise<string> => {
+export const queueArn = async (client: SQSClient, queueUrl: string): Promise<string> => {
   const { Attributes } = await client.send(
     new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
   );
@@ -89,12 +112,13 @@ export interface QueueUrls {
 const ensureQueuePair = async (
   client: SQSClient,
   definition: QueueDefinition,
+  visibilityTimeoutSeconds: number,
 ): Promise<QueueUrls> => {
   const deadLetterUrl = await createQueue(client, definition.deadLetterQueue, {
     MessageRetentionPeriod: String(DEAD_LETTER_RETENTION_SECONDS),
   });
   const url = await createQueue(client, definition.name, {
-    VisibilityTimeout: String(definition.visibilityTimeoutSeconds),
+    VisibilityTimeout: String(visibilityTimeoutSeconds),
     RedrivePolicy: JSON.stringify({
       deadLetterTargetArn: await queueArn(client, deadLetterUrl),
       maxReceiveCount: String(definition.maxReceiveCount),
@@ -103,7 +127,20 @@ const ensureQueuePair = async (
   return { url, deadLetterUrl };
 };
 
-export const ensureQueues = async (client: SQSClient) => ({
-  events: await ensureQueuePair(client, QUEUES.events),
-  deliveries: await ensureQueuePair(client, QUEUES.deliveries),
+export interface QueueOptions {
+  /** Overrides both main queues' visibility timeout, so a failed batch comes back sooner (tests). */
+  visibilityTimeoutSeconds?: number | undefined;
+}
+
+export const ensureQueues = async (client: SQSClient, options: QueueOptions = {}) => ({
+  events: await ensureQueuePair(
+    client,
+    QUEUES.events,
+    options.visibilityTimeoutSeconds ?? QUEUES.events.visibilityTimeoutSeconds,
+  ),
+  deliveries: await ensureQueuePair(
+    client,
+    QUEUES.deliveries,
+    options.visibilityTimeoutSeconds ?? QUEUES.deliveries.visibilityTimeoutSeconds,
+  ),
 });

@@ -1,5 +1,5 @@
-import Handlebars from 'handlebars';
 import * as v from 'valibot';
+import { templateProblem } from './template.ts';
 
 /**
  * Building blocks shared by the webhook schemas: header names and values, dot
@@ -16,6 +16,15 @@ const DOT_PATH = /^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/;
 /** Names that reach into prototypes: refused as path segments and as body keys. */
 const PROTOTYPE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'prototype', 'constructor']);
 export const isPrototypeKey = (name: string): boolean => PROTOTYPE_KEYS.has(name);
+/** The event's own keys in every payload, which custom_fields cannot replace. */
+export const BASE_PAYLOAD_KEYS: readonly string[] = [
+  'event_id',
+  'event_type',
+  'occurred_at',
+  'tenant_id',
+  'data',
+];
+export const isBasePayloadKey = (name: string): boolean => BASE_PAYLOAD_KEYS.includes(name);
 const MEDIA_TYPE =
   /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*([ \t]*;[\t\x20-\x7e]*)?$/;
 
@@ -137,15 +146,16 @@ export const jsonValue = v.custom<unknown>(
   'must be a JSON value',
 );
 
-export const jsonMap = (maxKeys: number) =>
+export const jsonMap = (maxKeys: number, key: v.GenericSchema<string> = label(128)) =>
   v.pipe(
-    v.record(label(128), jsonValue),
+    v.record(key, jsonValue),
     v.check((map) => Object.keys(map).length <= maxKeys, `must have at most ${maxKeys} entries`),
   );
 
 /**
- * A Handlebars template that parses. Parsing needs no helpers or data, so a
- * syntax error is reported when the webhook is saved, not at its first event.
+ * A Handlebars template that compiles in the delivery sandbox: a syntax error,
+ * an unknown helper or a partial is reported when the webhook is saved, not
+ * at its first event.
  */
 export const handlebarsTemplate = v.pipe(
   v.string(),
@@ -153,12 +163,8 @@ export const handlebarsTemplate = v.pipe(
   v.maxLength(65_536, 'must be at most 65536 characters'),
   v.rawCheck(({ dataset, addIssue }) => {
     if (!dataset.typed) return;
-    try {
-      Handlebars.parse(dataset.value);
-    } catch (error) {
-      const reason = error instanceof Error ? error.message.split('\n')[0] : 'unparseable';
-      addIssue({ message: `is not a valid Handlebars template: ${reason}` });
-    }
+    const problem = templateProblem(dataset.value);
+    if (problem) addIssue({ message: problem });
   }),
 );
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../errors.ts';
 import { parseOrThrow } from '../validation.ts';
-import { webhookConfigSchema, webhookPatchSchema } from './schema.ts';
+import { webhookConfigSchema, webhookPatchSchema, webhookRecordSchema } from './schema.ts';
 
 /** Every rule of the webhook object, with the detail a client gets when it breaks. */
 
@@ -382,6 +382,86 @@ describe('payload_fields and payload_transformation', () => {
         },
       }),
     ).toEqual([]);
+  });
+
+  it.each([
+    [
+      '{"text": {{shout data.title}} }',
+      'uses helper "shout" on line 1, which is not available; available: json, eq, default, upper, lower, if, unless, each, with, lookup',
+    ],
+    [
+      '{{#each data.items}}\n{{json (pick this "id")}}{{/each}}',
+      'uses helper "pick" on line 2, which is not available; available: json, eq, default, upper, lower, if, unless, each, with, lookup',
+    ],
+    ['{{> x}}', 'uses partial "x" on line 1; partials are not available'],
+    [
+      '{{#*inline "row"}}{{id}}{{/inline}}',
+      'uses decorator "inline" on line 1; decorators are not available',
+    ],
+  ])('refuses the template %j, which would fail at every delivery', (template, message) => {
+    expect(problemOf({ payload_transformation: { template } })).toEqual([
+      { field: 'payload_transformation.template', message },
+    ]);
+  });
+
+  it.each(['event_id', 'event_type', 'occurred_at', 'tenant_id', 'data'])(
+    'refuses custom_fields.%s, which delivery would ignore',
+    (key) => {
+      expect(
+        problemOf({ payload_transformation: { custom_fields: { source: 'psa', [key]: 'x' } } }),
+      ).toEqual([
+        {
+          field: `payload_transformation.custom_fields.${key}`,
+          message:
+            'is a key the service sets in every payload (event_id, event_type, occurred_at, tenant_id, data), so it cannot be a custom field',
+        },
+      ]);
+    },
+  );
+
+  it('accepts custom_fields that only resemble the base keys', () => {
+    expect(
+      problemOf({
+        payload_transformation: { custom_fields: { Event_ID: 1, data_source: 'psa', meta: {} } },
+      }),
+    ).toEqual([]);
+  });
+
+  it('refuses the same template and custom fields on update', () => {
+    expect(
+      problemsOf(
+        { payload_transformation: { template: '{{> x}}', custom_fields: { data: {} } } },
+        webhookPatchSchema,
+      ).map((problem) => problem.field),
+    ).toEqual(['payload_transformation.template', 'payload_transformation.custom_fields.data']);
+  });
+
+  it('still reads a stored webhook saved before these rules', () => {
+    // Prepare
+    const payload_transformation = {
+      template: '{{shout data.title}}',
+      custom_fields: { event_id: 'x' },
+      flatten_nested: false,
+    };
+    const stored = {
+      ...parseOrThrow(webhookConfigSchema, valid()),
+      payload_transformation,
+      webhook_id: 'wh_1',
+      tenant: 'tenant-acme',
+      signing_secret: 'whsec_x',
+      total_deliveries: 0,
+      successful_deliveries: 0,
+      failed_deliveries: 0,
+      created_at: '2026-01-01T00:00:00.000Z',
+      updated_at: '2026-01-01T00:00:00.000Z',
+      version: 1,
+    };
+
+    // Act
+    const record = parseOrThrow(webhookRecordSchema, stored);
+
+    // Assess
+    expect(record.payload_transformation).toEqual(payload_transformation);
   });
 
   it('defaults flatten_nested to false', () => {

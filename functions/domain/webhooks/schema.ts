@@ -9,6 +9,7 @@ import {
   headerSecretValue,
   headerValue,
   integerBetween,
+  isBasePayloadKey,
   jsonMap,
   jsonValue,
   label,
@@ -143,12 +144,33 @@ const entityName = v.pipe(
 
 const payloadFieldsSchema = v.record(entityName, v.nullable(boundedArray(dotPath, 200, 'fields')));
 
+const customFieldName = v.pipe(
+  label(128),
+  v.check(
+    (name) => !isBasePayloadKey(name),
+    'is a key the service sets in every payload (event_id, event_type, occurred_at, tenant_id, data), so it cannot be a custom field',
+  ),
+);
+
 const payloadTransformationSchema = v.strictObject({
   template: v.optional(v.nullable(handlebarsTemplate)),
   include_fields: v.optional(boundedArray(dotPath, 200, 'fields')),
   exclude_fields: v.optional(boundedArray(dotPath, 200, 'fields')),
-  custom_fields: v.optional(jsonMap(50)),
+  custom_fields: v.optional(jsonMap(50, customFieldName)),
   flatten_nested: v.optional(v.boolean(), false),
+});
+
+/**
+ * payload_transformation as read back from the table. The save-time rules on
+ * template and custom_fields are not run again: a webhook saved before one of
+ * them existed stays readable (delivery reports such a template as a config
+ * failure and never lets custom fields replace base keys), and reading a
+ * webhook does not compile its template.
+ */
+const storedPayloadTransformationSchema = v.strictObject({
+  ...payloadTransformationSchema.entries,
+  template: v.optional(v.nullable(v.string())),
+  custom_fields: v.optional(jsonMap(50)),
 });
 
 export const DEFAULT_RETRY_CONFIG = {
@@ -362,9 +384,14 @@ export const withoutReadOnlyFields = (body: Record<string, unknown>): Record<str
 /** The stored webhook: its configuration plus what the service keeps about it. */
 export const webhookRecordSchema = v.object({
   ...webhookConfigSchema.entries,
+  payload_transformation: v.optional(v.nullable(storedPayloadTransformationSchema)),
   webhook_id: v.string(),
   tenant: v.string(),
   signing_secret: v.string(),
+  /** Secrets replaced by a rotation that keep signing until they expire. */
+  previous_signing_secrets: v.optional(
+    v.array(v.object({ secret: v.string(), expires_at: v.string() })),
+  ),
   total_deliveries: v.number(),
   successful_deliveries: v.number(),
   failed_deliveries: v.number(),

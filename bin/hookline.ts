@@ -7,8 +7,10 @@ import { API } from '../lib/resources.ts';
 /**
  * The CDK app. Settings come from context (cdk.json, or -c name=value):
  * stackName, apiRateLimit, apiBurstLimit, authorizerCacheTtlSeconds,
- * retryAfterSeconds, maxWebhooksPerTenant, destroyOnRemoval. The stack
- * checks their ranges; a value that is not a number stops here.
+ * retryAfterSeconds, maxWebhooksPerTenant, deliveryRetentionDays,
+ * autoDisableAfterHours, deliveryConcurrency, allowPrivateTargets,
+ * destroyOnRemoval. The stack checks their ranges; a value that is not a
+ * number (or, for allowPrivateTargets, not true or false) stops here.
  */
 const app = new App();
 const number = (name: string): number | undefined => {
@@ -20,6 +22,14 @@ const number = (name: string): number | undefined => {
   }
   return parsed;
 };
+// Strict, unlike destroyOnRemoval: a typo must not open delivery to private addresses.
+const flag = (name: string): boolean | undefined => {
+  const value: unknown = app.node.tryGetContext(name);
+  if (value === undefined) return undefined;
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw new Error(`Context ${name} must be true or false; got ${JSON.stringify(value)}`);
+};
 
 const stack = new HooklineStack(app, app.node.tryGetContext('stackName') ?? 'Hookline', {
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
@@ -30,6 +40,10 @@ const stack = new HooklineStack(app, app.node.tryGetContext('stackName') ?? 'Hoo
   authorizerCacheTtlSeconds: number('authorizerCacheTtlSeconds'),
   retryAfterSeconds: number('retryAfterSeconds'),
   maxWebhooksPerTenant: number('maxWebhooksPerTenant'),
+  deliveryRetentionDays: number('deliveryRetentionDays'),
+  autoDisableAfterHours: number('autoDisableAfterHours'),
+  deliveryConcurrency: number('deliveryConcurrency'),
+  allowPrivateTargets: flag('allowPrivateTargets'),
   removalPolicy:
     String(app.node.tryGetContext('destroyOnRemoval')) === 'true'
       ? RemovalPolicy.DESTROY

@@ -4,12 +4,14 @@ import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { DeliveryWorkers, type QueueWithDeadLetters } from './constructs/delivery-workers.ts';
 import { NodeFunction } from './constructs/node-function.ts';
 import { WebhooksApi } from './constructs/webhooks-api.ts';
 import {
   API,
   CONFIG_TABLE,
   DEAD_LETTER_RETENTION_SECONDS,
+  DELIVERIES_TABLE,
   FUNCTION_TIMEOUT_SECONDS,
   QUEUES,
   type QueueDefinition,
@@ -21,6 +23,14 @@ export interface HooklineStackProps extends StackProps {
   authorizerCacheTtlSeconds?: number;
   retryAfterSeconds?: number;
   maxWebhooksPerTenant?: number;
+  /** Days delivery history and event de-duplication are kept (1 to 365, default 30). */
+  deliveryRetentionDays?: number;
+  /** Hours of unbroken failure after which a webhook is switched off (1 to 2160, default 24). */
+  autoDisableAfterHours?: number;
+  /** Lets webhooks target loopback, private and metadata addresses: for test setups only. */
+  allowPrivateTargets?: boolean;
+  /** Most delivery functions the deliveries queue runs at once (2 to 1000, default 50). */
+  deliveryConcurrency?: number;
   logRetention?: RetentionDays;
   /** RETAIN (default) keeps the table and logs when the stack is deleted. */
   removalPolicy?: RemovalPolicy;
@@ -47,8 +57,9 @@ const checkRange = (
 };
 
 /**
- * Hookline on AWS: the config table, the ingest and delivery queues with
- * their dead-letter queues, and the management API with its authorizer.
+ * Hookline on AWS: the config and deliveries tables, the ingest and delivery
+ * queues with their dead-letter queues and their consumers, and the
+ * management API with its authorizer.
  */
 export class HooklineStack extends Stack {
   constructor(scope: Construct, id: string, props: HooklineStackProps = {}) {
@@ -58,9 +69,19 @@ export class HooklineStack extends Stack {
     checkRange('authorizerCacheTtlSeconds', props.authorizerCacheTtlSeconds, 0, 3600);
     checkRange('retryAfterSeconds', props.retryAfterSeconds, 1, 86_400);
     checkRange('maxWebhooksPerTenant', props.maxWebhooksPerTenant, 1, 100_000);
+    checkRange('deliveryRetentionDays', props.deliveryRetentionDays, 1, 365);
+    checkRange('autoDisableAfterHours', props.autoDisableAfterHours, 1, 24 * 90);
+    checkRange('deliveryConcurrency', props.deliveryConcurrency, 2, 1000);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
 
+    const tableDefaults = {
+      billing: Billing.onDemand(),
+      encryption: TableEncryptionV2.awsManagedKey(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
+      removalPolicy,
+    };
     const table = new TableV2(this, 'ConfigTable', {
       partitionKey: { name: CONFIG_TABLE.partitionKey, type: AttributeType.STRING },
       sortKey: { name: CONFIG_TABLE.sortKey, type: AttributeType.STRING },
@@ -69,16 +90,28 @@ export class HooklineStack extends Stack {
         partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
         sortKey: { name: index.sortKey, type: AttributeType.STRING },
       })),
-      billing: Billing.onDemand(),
-      encryption: TableEncryptionV2.awsManagedKey(),
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
-      removalPolicy,
+      ...tableDefaults,
+    });
+    const deliveriesTable = new TableV2(this, 'DeliveriesTable', {
+      partitionKey: { name: DELIVERIES_TABLE.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: DELIVERIES_TABLE.sortKey, type: AttributeType.STRING },
+      timeToLiveAttribute: DELIVERIES_TABLE.timeToLiveAttribute,
+      ...tableDefaults,
     });
 
     const queues = {
       events: this.queueWithDeadLetters('Events', QUEUES.events),
       deliveries: this.queueWithDeadLetters('Deliveries', QUEUES.deliveries),
+    };
+
+    // What every function that sends or records deliveries reads (functions/commons/delivery-settings.ts).
+    const deliveryEnvironment = {
+      TABLE_NAME: table.tableName,
+      DELIVERIES_TABLE_NAME: deliveriesTable.tableName,
+      DELIVERIES_QUEUE_URL: queues.deliveries.queue.queueUrl,
+      DELIVERIES_DLQ_URL: queues.deliveries.deadLetterQueue.queueUrl,
+      DELIVERY_RETENTION_DAYS: String(props.deliveryRetentionDays ?? 30),
+      ALLOW_PRIVATE_TARGETS: String(props.allowPrivateTargets ?? false),
     };
 
     const authorizerFunction = new NodeFunction(this, 'AuthorizerFunction', {
@@ -103,7 +136,7 @@ export class HooklineStack extends Stack {
       description: 'Webhook management API (every route under /api/v1/webhooks)',
       timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS.api),
       environment: {
-        TABLE_NAME: table.tableName,
+        ...deliveryEnvironment,
         MAX_WEBHOOKS_PER_TENANT: String(props.maxWebhooksPerTenant ?? 1000),
       },
       logRetention,
@@ -122,6 +155,35 @@ export class HooklineStack extends Stack {
         resources: [table.tableArn],
       }),
     );
+    // Delivery history, manual retries (a conditional update) and synchronous tests (a put).
+    apiFunction.addToRolePolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        resources: [deliveriesTable.tableArn],
+      }),
+    );
+    // A manual retry is queued as a job; the API never dead-letters.
+    apiFunction.addToRolePolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: ['sqs:SendMessage'],
+        resources: [queues.deliveries.queue.queueArn],
+      }),
+    );
+
+    new DeliveryWorkers(this, 'Workers', {
+      configTable: table,
+      deliveriesTable,
+      ...queues,
+      environment: {
+        ...deliveryEnvironment,
+        AUTO_DISABLE_AFTER_HOURS: String(props.autoDisableAfterHours ?? 24),
+      },
+      deliveryConcurrency: props.deliveryConcurrency ?? 50,
+      logRetention,
+      removalPolicy,
+    });
 
     const api = new WebhooksApi(this, 'WebhooksApi', {
       apiFunction,
@@ -139,21 +201,29 @@ export class HooklineStack extends Stack {
     });
     new CfnOutput(this, 'ConfigTableName', { value: table.tableName });
     new CfnOutput(this, 'UsagePlanId', { value: api.usagePlan.usagePlanId });
-    new CfnOutput(this, 'EventsQueueUrl', { value: queues.events.queueUrl });
-    new CfnOutput(this, 'DeliveriesQueueUrl', { value: queues.deliveries.queueUrl });
+    new CfnOutput(this, 'DeliveriesTableName', { value: deliveriesTable.tableName });
+    new CfnOutput(this, 'EventsQueueUrl', { value: queues.events.queue.queueUrl });
+    new CfnOutput(this, 'DeliveriesQueueUrl', { value: queues.deliveries.queue.queueUrl });
+    new CfnOutput(this, 'EventsDeadLetterQueueUrl', {
+      value: queues.events.deadLetterQueue.queueUrl,
+    });
+    new CfnOutput(this, 'DeliveriesDeadLetterQueueUrl', {
+      value: queues.deliveries.deadLetterQueue.queueUrl,
+    });
   }
 
-  private queueWithDeadLetters(id: string, definition: QueueDefinition): Queue {
+  private queueWithDeadLetters(id: string, definition: QueueDefinition): QueueWithDeadLetters {
     const deadLetterQueue = new Queue(this, `${id}DeadLetterQueue`, {
       retentionPeriod: Duration.seconds(DEAD_LETTER_RETENTION_SECONDS),
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
     });
-    return new Queue(this, `${id}Queue`, {
+    const queue = new Queue(this, `${id}Queue`, {
       visibilityTimeout: Duration.seconds(definition.visibilityTimeoutSeconds),
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: definition.maxReceiveCount },
     });
+    return { queue, deadLetterQueue };
   }
 }

@@ -15,6 +15,25 @@ export const CONFIG_TABLE = {
   indexes: [{ name: GSI1, partitionKey: KEYS.gsi1Partition, sortKey: KEYS.gsi1Sort }],
 } as const;
 
+/**
+ * Delivery history and what delivery needs to stay exactly-once per attempt:
+ * one partition per webhook holding its deliveries (attempts inline), an item
+ * per ingested event for de-duplication, and a rate-limit item per webhook.
+ * Items expire through the TTL attribute.
+ */
+export const DELIVERIES_TABLE = {
+  localName: 'hookline-deliveries',
+  partitionKey: KEYS.partition,
+  sortKey: KEYS.sort,
+  timeToLiveAttribute: 'expires_at',
+} as const;
+
+/** Delivery batches: SQS batch size and how long the event source waits to fill one. */
+export const BATCHING = {
+  events: { batchSize: 10, maxBatchingWindowSeconds: 0 },
+  deliveries: { batchSize: 10, maxBatchingWindowSeconds: 0 },
+} as const;
+
 export interface QueueDefinition {
   name: string;
   deadLetterQueue: string;
@@ -45,7 +64,13 @@ export const QUEUES = {
 export const DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600;
 
 /** Function timeouts, which the local runtime enforces too. The API's stays under API Gateway's 29 s. */
-export const FUNCTION_TIMEOUT_SECONDS = { api: 29, authorizer: 10 } as const;
+export const FUNCTION_TIMEOUT_SECONDS = {
+  api: 29,
+  authorizer: 10,
+  fanOut: 30,
+  /** A batch of 10 deliveries at the longest per-attempt timeout (30 s) each, sent concurrently, plus bookkeeping. */
+  delivery: 60,
+} as const;
 
 export const API = {
   /** Path segments under the stage: /api/v1/webhooks. */

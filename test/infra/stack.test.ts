@@ -7,7 +7,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HooklineStack } from '../../lib/hookline-stack.ts';
 import { acknowledgeNagFindings } from '../../lib/nag-acknowledgements.ts';
-import { CONFIG_TABLE, QUEUES } from '../../lib/resources.ts';
+import { BATCHING, CONFIG_TABLE, DELIVERIES_TABLE, QUEUES } from '../../lib/resources.ts';
 
 /**
  * The synthesized template, bundles included (esbuild, no Docker), checked
@@ -50,6 +50,55 @@ const resourceOf = (type: string, props: object) => {
   return id;
 };
 
+/** A logical id without CDK's hash suffix: the construct path it was made from. */
+const nameOf = (reference: unknown): string => {
+  if (typeof reference === 'string') return reference;
+  const ref = reference as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
+  const id = ref.Ref ?? ref['Fn::GetAtt']?.[0];
+  if (!id) throw new Error(`Not a reference: ${JSON.stringify(reference)}`);
+  return id.replace(/[0-9A-F]{8}$/, '');
+};
+
+/** The one resource of this type whose logical id (hash aside) is `name`. */
+const resourceNamed = (type: string, name: string) => {
+  const found = Object.entries(template.findResources(type)).filter(
+    ([id]) => nameOf({ Ref: id }) === name,
+  );
+  if (found.length !== 1 || !found[0]) throw new Error(`Expected one ${type} ${name}`);
+  return found[0][1];
+};
+const functionNamed = (name: string) => resourceNamed('AWS::Lambda::Function', name);
+
+/** Everything the function's role allows, as "action on resource" lines. */
+const grantsOf = (fn: string): string[] =>
+  Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((policy) => policy.Properties.Roles.some((ref: unknown) => nameOf(ref) === `${fn}Role`))
+    .flatMap((policy) => policy.Properties.PolicyDocument.Statement)
+    .flatMap((statement) => {
+      expect(statement.Effect).toBe('Allow');
+      return [statement.Action]
+        .flat()
+        .flatMap((action: string) =>
+          [statement.Resource]
+            .flat()
+            .map((resource: unknown) => `${action} on ${nameOf(resource)}`),
+        );
+    })
+    .sort();
+
+const dataGrantsOf = (fn: string) =>
+  grantsOf(fn).filter((grant) => /^(dynamodb|sqs|kms):/.test(grant));
+
+/** What an SQS event source mapping adds to its function's role, on the queue it reads. */
+const consumes = (queue: string) =>
+  [
+    'sqs:ChangeMessageVisibility',
+    'sqs:DeleteMessage',
+    'sqs:GetQueueAttributes',
+    'sqs:GetQueueUrl',
+    'sqs:ReceiveMessage',
+  ].map((action) => `${action} on ${queue}`);
+
 describe('config table', () => {
   it('has the keys and index the repositories and the local runtime use', () => {
     template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
@@ -81,6 +130,37 @@ describe('config table', () => {
           }),
         ],
       }),
+    });
+  });
+});
+
+describe('deliveries table', () => {
+  it('has the keys the repositories use and expires items through TTL', () => {
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: [
+        { AttributeName: DELIVERIES_TABLE.partitionKey, KeyType: 'HASH' },
+        { AttributeName: DELIVERIES_TABLE.sortKey, KeyType: 'RANGE' },
+      ],
+      TimeToLiveSpecification: {
+        AttributeName: DELIVERIES_TABLE.timeToLiveAttribute,
+        Enabled: true,
+      },
+      BillingMode: 'PAY_PER_REQUEST',
+    });
+  });
+
+  it('is encrypted, backed up, protected and kept like the config table', () => {
+    expect(resourceNamed('AWS::DynamoDB::GlobalTable', 'DeliveriesTable')).toMatchObject({
+      DeletionPolicy: 'Retain',
+      Properties: {
+        SSESpecification: { SSEEnabled: true },
+        Replicas: [
+          {
+            PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+            DeletionProtectionEnabled: true,
+          },
+        ],
+      },
     });
   });
 });
@@ -129,7 +209,7 @@ describe('queues', () => {
 describe('functions', () => {
   it('run on Node 24 on ARM64 with tracing, JSON logs and the table name', () => {
     const functions = template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(functions)).toHaveLength(2);
+    expect(Object.keys(functions)).toHaveLength(4);
     for (const fn of Object.values(functions)) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
@@ -147,7 +227,7 @@ describe('functions', () => {
     const bundles = Object.values(
       manifest.files as Record<string, { source: { path: string } }>,
     ).filter((file) => file.source.path.startsWith('asset.'));
-    expect(bundles).toHaveLength(2);
+    expect(bundles).toHaveLength(4);
     for (const bundle of bundles) {
       const code = await readFile(join(outdir, bundle.source.path, 'index.mjs'), 'utf8');
       expect(code).toContain('createRequire');
@@ -190,11 +270,158 @@ describe('functions', () => {
     ]);
   });
 
+  it('grant the API function the delivery history and the deliveries queue, no dead-lettering', () => {
+    expect(dataGrantsOf('ApiFunction')).toEqual([
+      'dynamodb:DeleteItem on ConfigTable',
+      'dynamodb:GetItem on ConfigTable',
+      'dynamodb:GetItem on DeliveriesTable',
+      'dynamodb:PutItem on ConfigTable',
+      'dynamodb:PutItem on DeliveriesTable',
+      'dynamodb:Query on ConfigTable',
+      'dynamodb:Query on DeliveriesTable',
+      'dynamodb:UpdateItem on ConfigTable',
+      'dynamodb:UpdateItem on DeliveriesTable',
+      'sqs:SendMessage on DeliveriesQueue',
+    ]);
+  });
+
+  it('grant fan-out its webhook query, the event ledger, jobs out and malformed events aside', () => {
+    expect(dataGrantsOf('WorkersFanOutFunction')).toEqual(
+      [
+        'dynamodb:GetItem on DeliveriesTable',
+        'dynamodb:PutItem on DeliveriesTable',
+        'dynamodb:Query on ConfigTable',
+        'sqs:SendMessage on DeliveriesQueue',
+        'sqs:SendMessage on EventsDeadLetterQueue',
+        ...consumes('EventsQueue'),
+      ].sort(),
+    );
+  });
+
+  it('grant delivery its webhook reads and counters, the delivery records, retries and dead letters', () => {
+    expect(dataGrantsOf('WorkersDeliveryFunction')).toEqual(
+      [
+        'dynamodb:BatchGetItem on ConfigTable',
+        'dynamodb:UpdateItem on ConfigTable',
+        'dynamodb:GetItem on DeliveriesTable',
+        'dynamodb:PutItem on DeliveriesTable',
+        'dynamodb:UpdateItem on DeliveriesTable',
+        'sqs:SendMessage on DeliveriesDeadLetterQueue',
+        'sqs:SendMessage on DeliveriesQueue',
+        ...consumes('DeliveriesQueue'),
+      ].sort(),
+    );
+  });
+
+  it.each([
+    'AuthorizerFunction',
+    'ApiFunction',
+    'WorkersFanOutFunction',
+    'WorkersDeliveryFunction',
+  ])('grant %s logs on its own group and tracing beside its data grants, nothing else', (fn) => {
+    const rest = grantsOf(fn).filter((grant) => !dataGrantsOf(fn).includes(grant));
+    expect(rest).toEqual([
+      `logs:CreateLogStream on ${fn}Logs`,
+      `logs:PutLogEvents on ${fn}Logs`,
+      'xray:PutTelemetryRecords on *',
+      'xray:PutTraceSegments on *',
+    ]);
+  });
+
+  it('grant no wildcard action anywhere', () => {
+    const actions = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((policy) =>
+      policy.Properties.PolicyDocument.Statement.flatMap((statement: { Action: unknown }) =>
+        [statement.Action].flat(),
+      ),
+    );
+    expect(actions.length).toBeGreaterThan(0);
+    for (const action of actions) expect(action).not.toContain('*');
+  });
+
   it('have no wildcard DynamoDB grants and no Scan anywhere', () => {
     const text = JSON.stringify(template.findResources('AWS::IAM::Policy'));
     expect(text).not.toContain('dynamodb:*');
     expect(text).not.toContain('dynamodb:Scan');
     expect(text).not.toContain('AWSLambdaBasicExecutionRole');
+  });
+});
+
+describe('queue consumers', () => {
+  const mappingOf = (fn: string) => {
+    const found = Object.values(template.findResources('AWS::Lambda::EventSourceMapping')).filter(
+      (mapping) => nameOf(mapping.Properties.FunctionName) === fn,
+    );
+    expect(found).toHaveLength(1);
+    return found[0]?.Properties ?? {};
+  };
+
+  it.each([
+    ['WorkersFanOutFunction', 'EventsQueue', BATCHING.events],
+    ['WorkersDeliveryFunction', 'DeliveriesQueue', BATCHING.deliveries],
+  ])('%s reads %s in batches and reports failed messages one by one', (fn, queue, batching) => {
+    const mapping = mappingOf(fn);
+    expect(nameOf(mapping.EventSourceArn)).toBe(queue);
+    expect(mapping).toMatchObject({
+      BatchSize: batching.batchSize,
+      MaximumBatchingWindowInSeconds: batching.maxBatchingWindowSeconds,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+
+  it('caps how many delivery functions run at once', () => {
+    expect(mappingOf('WorkersDeliveryFunction').ScalingConfig).toEqual({ MaximumConcurrency: 50 });
+  });
+
+  it.each(['WorkersFanOutFunction', 'WorkersDeliveryFunction'])(
+    '%s: its queue hides a message at least 6 times its timeout (AWS advice), so a slow batch is not seen twice',
+    (fn) => {
+      const mapping = mappingOf(fn);
+      const queue = resourceNamed('AWS::SQS::Queue', nameOf(mapping.EventSourceArn));
+      const timeout = functionNamed(fn).Properties.Timeout;
+      expect(timeout).toBeGreaterThan(0);
+      expect(queue?.Properties.VisibilityTimeout).toBeGreaterThan(timeout);
+      expect(queue?.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(
+        6 * timeout + mapping.MaximumBatchingWindowInSeconds,
+      );
+    },
+  );
+
+  it('dead-letter by hand into the queue the redrive policy uses', () => {
+    const redrive = (queue: string) =>
+      resourceNamed('AWS::SQS::Queue', queue).Properties.RedrivePolicy.deadLetterTargetArn;
+    const env = (fn: string) => functionNamed(fn).Properties.Environment.Variables;
+    expect(nameOf(env('WorkersDeliveryFunction').DELIVERIES_DLQ_URL)).toBe(
+      nameOf(redrive('DeliveriesQueue')),
+    );
+    expect(nameOf(env('WorkersFanOutFunction').EVENTS_DLQ_URL)).toBe(
+      nameOf(redrive('EventsQueue')),
+    );
+  });
+
+  it.each([
+    ['ApiFunction', {}],
+    [
+      'WorkersFanOutFunction',
+      { AUTO_DISABLE_AFTER_HOURS: '24', EVENTS_DLQ_URL: 'EventsDeadLetterQueue' },
+    ],
+    ['WorkersDeliveryFunction', { AUTO_DISABLE_AFTER_HOURS: '24' }],
+  ])('give %s the delivery settings it reads at cold start', (fn, extra) => {
+    const variables = functionNamed(fn).Properties.Environment.Variables;
+    const named = Object.fromEntries(
+      Object.entries(variables).map(([key, value]) => [
+        key,
+        typeof value === 'string' ? value : nameOf(value),
+      ]),
+    );
+    expect(named).toMatchObject({
+      TABLE_NAME: 'ConfigTable',
+      DELIVERIES_TABLE_NAME: 'DeliveriesTable',
+      DELIVERIES_QUEUE_URL: 'DeliveriesQueue',
+      DELIVERIES_DLQ_URL: 'DeliveriesDeadLetterQueue',
+      DELIVERY_RETENTION_DAYS: '30',
+      ALLOW_PRIVATE_TARGETS: 'false',
+      ...extra,
+    });
   });
 });
 
@@ -301,6 +528,9 @@ describe('REST API', () => {
       'UsagePlanId',
       'EventsQueueUrl',
       'DeliveriesQueueUrl',
+      'DeliveriesTableName',
+      'EventsDeadLetterQueueUrl',
+      'DeliveriesDeadLetterQueueUrl',
     ]) {
       template.hasOutput(output, Match.anyValue());
     }
@@ -315,6 +545,10 @@ describe('settings', () => {
       authorizerCacheTtlSeconds: 60,
       retryAfterSeconds: 3,
       maxWebhooksPerTenant: 20,
+      deliveryRetentionDays: 7,
+      autoDisableAfterHours: 72,
+      allowPrivateTargets: true,
+      deliveryConcurrency: 5,
     });
     const tuned = Template.fromStack(stack);
 
@@ -330,6 +564,18 @@ describe('settings', () => {
     });
     tuned.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ MAX_WEBHOOKS_PER_TENANT: '20' }) },
+    });
+    tuned.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          DELIVERY_RETENTION_DAYS: '7',
+          AUTO_DISABLE_AFTER_HOURS: '72',
+          ALLOW_PRIVATE_TARGETS: 'true',
+        }),
+      },
+    });
+    tuned.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      ScalingConfig: { MaximumConcurrency: 5 },
     });
   });
 });
@@ -352,6 +598,24 @@ describe('settings out of range', () => {
     [
       { maxWebhooksPerTenant: Number.NaN },
       'maxWebhooksPerTenant must be an integer from 1 to 100000; got NaN',
+    ],
+    [{ deliveryRetentionDays: 0 }, 'deliveryRetentionDays must be an integer from 1 to 365; got 0'],
+    [
+      { deliveryRetentionDays: 366 },
+      'deliveryRetentionDays must be an integer from 1 to 365; got 366',
+    ],
+    [
+      { autoDisableAfterHours: 2161 },
+      'autoDisableAfterHours must be an integer from 1 to 2160; got 2161',
+    ],
+    [
+      { autoDisableAfterHours: 0.5 },
+      'autoDisableAfterHours must be an integer from 1 to 2160; got 0.5',
+    ],
+    [{ deliveryConcurrency: 1 }, 'deliveryConcurrency must be an integer from 2 to 1000; got 1'],
+    [
+      { deliveryConcurrency: 1001 },
+      'deliveryConcurrency must be an integer from 2 to 1000; got 1001',
     ],
   ])('refuses %j', (props, message) => {
     const app = new App({ context: appContext({ 'aws:cdk:bundling-stacks': [] }) });

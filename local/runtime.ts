@@ -14,10 +14,23 @@ import {
   tenantIdSchema,
 } from '../functions/domain/keys/api-keys.ts';
 import { ApiKeyRepository } from '../functions/repositories/api-keys.ts';
-import { API, CONFIG_TABLE } from '../lib/resources.ts';
+import {
+  API,
+  BATCHING,
+  CONFIG_TABLE,
+  DELIVERIES_TABLE,
+  FUNCTION_TIMEOUT_SECONDS,
+} from '../lib/resources.ts';
 import { type RunningEmulator, startDynamoDb, startSqs } from './emulators.ts';
 import { startGateway } from './gateway.ts';
-import { ensureConfigTable, ensureQueues, type QueueUrls } from './provision.ts';
+import {
+  ensureConfigTable,
+  ensureDeliveriesTable,
+  ensureQueues,
+  type QueueUrls,
+  queueArn,
+} from './provision.ts';
+import { startPoller } from './sqs-poller.ts';
 
 /**
  * The whole service on one machine: emulators (or endpoints given in the
@@ -41,6 +54,10 @@ export interface LocalRuntimeOptions {
   retryAfterSeconds: number;
   /** Environment for the handlers, on top of what the runtime sets. */
   env?: Record<string, string>;
+  /** Overrides the queues' visibility timeout: a failed batch comes back sooner (tests). */
+  queueVisibilityTimeoutSeconds?: number | undefined;
+  /** Long-poll wait of the event-source pollers, 0 to 20 s. */
+  pollWaitSeconds?: number | undefined;
   log?: (line: string) => void;
 }
 
@@ -49,6 +66,7 @@ export interface LocalRuntime {
   sqsEndpoint: string;
   dynamoDbEndpoint: string;
   tableName: string;
+  deliveriesTableName: string;
   queues: { events: QueueUrls; deliveries: QueueUrls };
   devApiKey: string;
   devTenant: string;
@@ -161,12 +179,24 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     const dynamoClient = new DynamoDBClient({});
     stops.push(async () => dynamoClient.destroy());
     await ensureConfigTable(dynamoClient, tableName);
+    const deliveriesTableName = process.env.DELIVERIES_TABLE_NAME ?? DELIVERIES_TABLE.localName;
+    await ensureDeliveriesTable(dynamoClient, deliveriesTableName);
     const sqsClient = new SQSClient({});
     stops.push(async () => sqsClient.destroy());
-    const queues = await ensureQueues(sqsClient);
+    const queues = await ensureQueues(sqsClient, {
+      visibilityTimeoutSeconds: options.queueVisibilityTimeoutSeconds,
+    });
 
+    // Receivers on this machine are the point of running locally.
+    if (process.env.ALLOW_PRIVATE_TARGETS === undefined) {
+      log(
+        'warning: deliveries may go to loopback and private addresses (ALLOW_PRIVATE_TARGETS=true); deployed stacks refuse them',
+      );
+    }
     Object.assign(process.env, {
+      ALLOW_PRIVATE_TARGETS: process.env.ALLOW_PRIVATE_TARGETS ?? 'true',
       TABLE_NAME: tableName,
+      DELIVERIES_TABLE_NAME: deliveriesTableName,
       EVENTS_QUEUE_URL: queues.events.url,
       EVENTS_DLQ_URL: queues.events.deadLetterUrl,
       DELIVERIES_QUEUE_URL: queues.deliveries.url,
@@ -213,11 +243,47 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     });
     stops.push(gateway.stop);
 
+    // Lambda's SQS event source mappings, one per consuming function.
+    const fanOut = await import('../functions/handlers/fan-out.ts');
+    const delivery = await import('../functions/handlers/delivery.ts');
+    const consumers = [
+      {
+        name: 'fan-out',
+        handler: fanOut.handler,
+        queueUrl: queues.events.url,
+        batching: BATCHING.events,
+        timeoutSeconds: FUNCTION_TIMEOUT_SECONDS.fanOut,
+      },
+      {
+        name: 'delivery',
+        handler: delivery.handler,
+        queueUrl: queues.deliveries.url,
+        batching: BATCHING.deliveries,
+        timeoutSeconds: FUNCTION_TIMEOUT_SECONDS.delivery,
+      },
+    ];
+    for (const consumer of consumers) {
+      const poller = startPoller({
+        client: sqsClient,
+        queueUrl: consumer.queueUrl,
+        queueArn: await queueArn(sqsClient, consumer.queueUrl),
+        functionName: `hookline-${consumer.name}`,
+        timeoutMs: consumer.timeoutSeconds * 1000,
+        handler: consumer.handler,
+        batchSize: consumer.batching.batchSize,
+        maxBatchingWindowSeconds: consumer.batching.maxBatchingWindowSeconds,
+        waitTimeSeconds: options.pollWaitSeconds,
+        log,
+      });
+      stops.push(poller.stop);
+    }
+
     return {
       apiUrl: gateway.url,
       sqsEndpoint,
       dynamoDbEndpoint,
       tableName,
+      deliveriesTableName,
       queues,
       devApiKey,
       devTenant: options.devTenant,

@@ -25,3 +25,18 @@ export const API_KEY_SORT = 'APIKEY';
 export const API_KEYS_INDEX_PARTITION = 'APIKEYS';
 export const apiKeyIndexSort = (tenant: string, createdAt: string, keyId: string) =>
   `${tenant}#${createdAt}#${keyId}`;
+
+/**
+ * The deliveries table: each webhook's deliveries in its own partition, sorted
+ * by their time-ordered ids; an item per ingested event for de-duplication;
+ * a rate-limit item per webhook.
+ */
+export const WEBHOOK_PARTITION_PREFIX = 'WEBHOOK#';
+export const webhookPartition = (webhookId: string) => `${WEBHOOK_PARTITION_PREFIX}${webhookId}`;
+export const DELIVERY_SORT_PREFIX = 'DELIVERY#';
+export const deliverySort = (deliveryId: string) => `${DELIVERY_SORT_PREFIX}${deliveryId}`;
+export const RATE_SORT = 'RATE';
+export const eventPartition = (tenant: string, eventId: string) => `EVENT#${tenant}#${eventId}`;
+export const EVENT_SORT = 'EVENT';
+/** Seconds since the epoch after which DynamoDB's TTL may delete the item. */
+export const EXPIRES_AT = 'expires_at';

@@ -1,21 +1,29 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { createDocumentClient } from '../commons/clients.ts';
 import { integerEnv, requireEnv } from '../commons/config.ts';
+import { deliverySettings } from '../commons/delivery-settings.ts';
 import { logger } from '../commons/logger.ts';
+import { createSending } from '../delivery/sending.ts';
+import { DeliveryService } from '../domain/delivery/service.ts';
 import { WebhookService } from '../domain/webhooks/service.ts';
 import { bodyLimit, errorEnvelope } from '../http/middlewares.ts';
 import { createRouter } from '../http/router.ts';
+import { SqsJobQueue } from '../queues/sqs.ts';
+import { DeliveryRepository } from '../repositories/deliveries.ts';
 import { WebhookRepository } from '../repositories/webhooks.ts';
+import { deliveryRoutes } from '../routes/deliveries.ts';
 import { webhookRoutes } from '../routes/webhooks.ts';
 
 /** The management API: every route under /api/v1/webhooks. */
 
 const MAX_BODY_BYTES = 256 * 1024;
 
-const tableName = requireEnv('TABLE_NAME');
-const repository = new WebhookRepository(createDocumentClient(), tableName, (error) =>
+const settings = deliverySettings();
+const db = createDocumentClient();
+const repository = new WebhookRepository(db, settings.tableName, (error) =>
   logger.error('A stored webhook is unreadable; lists leave it out', {
     error: { name: error.name, message: error.message },
   }),
@@ -23,7 +31,21 @@ const repository = new WebhookRepository(createDocumentClient(), tableName, (err
 const webhooks = new WebhookService(repository, {
   maxWebhooksPerTenant: integerEnv('MAX_WEBHOOKS_PER_TENANT', 1000, { min: 1 }),
 });
-const route = createRouter(webhookRoutes(webhooks));
+const history = new DeliveryRepository(db, settings.deliveriesTableName, settings.retentionMs);
+const deliveries = new DeliveryService(
+  history,
+  new SqsJobQueue(
+    new SQSClient({}),
+    requireEnv('DELIVERIES_QUEUE_URL'),
+    requireEnv('DELIVERIES_DLQ_URL'),
+  ),
+  createSending(settings),
+  { retentionMs: settings.retentionMs },
+);
+const route = createRouter([
+  ...webhookRoutes(webhooks),
+  ...deliveryRoutes(webhooks, deliveries, history),
+]);
 
 export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
   .use(injectLambdaContext(logger, { resetKeys: true }))

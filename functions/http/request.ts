@@ -17,6 +17,8 @@ export interface ApiRequest {
    * VALIDATION_ERROR if it is JSON but not an object.
    */
   body(): Record<string, unknown>;
+  /** As body(), but an absent or blank body is `{}`: for routes whose fields are all optional. */
+  optionalBody(): Record<string, unknown>;
 }
 
 /**

@@ -3,6 +3,7 @@ import { ForbiddenError, MethodNotAllowedError, NotFoundError } from '../domain/
 import type { Permission } from '../domain/keys/api-keys.ts';
 import {
   type ApiRequest,
+  bodyText,
   definedValues,
   lowerCaseHeaders,
   parseJsonObject,
@@ -81,6 +82,7 @@ export const createRouter = (routes: readonly Route[]) => {
         principal,
         requestId: event.requestContext.requestId,
         body: () => parseJsonObject(event),
+        optionalBody: () => (bodyText(event).trim() === '' ? {} : parseJsonObject(event)),
       });
     }
     throw new NotFoundError(`No route for ${event.httpMethod} ${event.path}`);

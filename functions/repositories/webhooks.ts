@@ -1,4 +1,7 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -14,6 +17,7 @@ import {
   WEBHOOK_SORT_PREFIX,
   webhookSort,
 } from '../commons/table.ts';
+import type { WebhookDirectory, WebhookStats } from '../domain/delivery/ports.ts';
 import { type WebhookRecord, webhookRecordSchema } from '../domain/webhooks/schema.ts';
 import type { WebhookStore } from '../domain/webhooks/service.ts';
 import { conditionHeld, readRecord, UnreadableRecordError } from './records.ts';
@@ -29,7 +33,7 @@ const readWebhook = (item: Record<string, unknown>): WebhookRecord =>
     `webhook ${String(item.SK ?? '')} of ${String(item.PK ?? '')}`,
   );
 
-export class WebhookRepository implements WebhookStore {
+export class WebhookRepository implements WebhookStore, WebhookDirectory {
   readonly #db: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #onUnreadable: (error: UnreadableRecordError) => void;
@@ -187,6 +191,111 @@ export class WebhookRepository implements WebhookStore {
           Key: this.#key(tenant, webhookId),
           ConditionExpression: 'attribute_exists(#pk)',
           ExpressionAttributeNames: { '#pk': KEYS.partition },
+        }),
+      ),
+    );
+  }
+
+  /** One BatchGet per 100 webhooks; eventually consistent, which delivery can afford. */
+  async getMany(
+    keys: readonly { tenant: string; webhookId: string }[],
+  ): Promise<Map<string, WebhookRecord>> {
+    const found = new Map<string, WebhookRecord>();
+    for (let start = 0; start < keys.length; start += 100) {
+      let request: Record<string, { Keys: Record<string, unknown>[] }> | undefined = {
+        [this.#table]: {
+          Keys: keys.slice(start, start + 100).map((key) => this.#key(key.tenant, key.webhookId)),
+        },
+      };
+      for (let round = 0; request && round < 5; round++) {
+        const answer: BatchGetCommandOutput = await this.#db.send(
+          new BatchGetCommand({ RequestItems: request }),
+        );
+        for (const item of answer.Responses?.[this.#table] ?? []) {
+          const webhook = readWebhook(item);
+          found.set(webhook.webhook_id, webhook);
+        }
+        const left: Record<string, unknown>[] | undefined =
+          answer.UnprocessedKeys?.[this.#table]?.Keys;
+        request = left && left.length > 0 ? { [this.#table]: { Keys: left } } : undefined;
+      }
+      if (request) throw new Error('DynamoDB left webhook reads unprocessed after 5 rounds');
+    }
+    return found;
+  }
+
+  /**
+   * One batch's outcomes in one write. The counters are not part of the
+   * webhook's configuration, so this leaves `version` alone and never makes a
+   * concurrent PUT retry. `failing_since` marks an unbroken run of failures.
+   */
+  async recordStats(
+    tenant: string,
+    webhookId: string,
+    stats: WebhookStats,
+  ): Promise<{ failingSince?: string; isActive: boolean } | undefined> {
+    const values: Record<string, unknown> = {
+      ':total': stats.delivered + stats.failed,
+      ':ok': stats.delivered,
+      ':failed': stats.failed,
+      ':last': stats.lastAttemptAt,
+    };
+    const set = ['last_delivery_at = :last'];
+    const remove: string[] = [];
+    if (stats.lastSuccessAt) {
+      set.push('last_success_at = :success');
+      values[':success'] = stats.lastSuccessAt;
+    }
+    if (stats.lastFailureAt) {
+      set.push('last_failure_at = :failure');
+      values[':failure'] = stats.lastFailureAt;
+    }
+    if (stats.recovered) remove.push('failing_since');
+    else if (stats.failingSince) {
+      values[':since'] = stats.failingSince;
+      // A success earlier in this batch ended the previous run; otherwise the run goes on.
+      set.push(
+        stats.lastSuccessAt
+          ? 'failing_since = :since'
+          : 'failing_since = if_not_exists(failing_since, :since)',
+      );
+    }
+    try {
+      const { Attributes } = await this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: this.#key(tenant, webhookId),
+          UpdateExpression: `ADD total_deliveries :total, successful_deliveries :ok, failed_deliveries :failed SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`,
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': KEYS.partition },
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      if (!Attributes) return undefined;
+      const failingSince = Attributes.failing_since;
+      return {
+        isActive: Attributes.is_active === true,
+        ...(typeof failingSince === 'string' ? { failingSince } : {}),
+      };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+  }
+
+  /** Switches the webhook off and says when; a configuration change, so the version moves. */
+  disable(tenant: string, webhookId: string, at: string): Promise<boolean> {
+    return conditionHeld(
+      this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: this.#key(tenant, webhookId),
+          UpdateExpression:
+            'SET is_active = :off, auto_disabled_at = :at, updated_at = :at, #version = #version + :one',
+          ConditionExpression: 'is_active = :on',
+          ExpressionAttributeNames: { '#version': 'version' },
+          ExpressionAttributeValues: { ':off': false, ':on': true, ':at': at, ':one': 1 },
         }),
       ),
     );

@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../../functions/commons/clients.ts';
 import {
@@ -136,4 +137,62 @@ export const setDeliveryStats = async (
       },
     }),
   );
+};
+
+/** An SQS client on the runtime's queues. */
+export const sqsClientFor = (runtime: LocalRuntime): SQSClient =>
+  new SQSClient({ endpoint: runtime.sqsEndpoint });
+
+/** Sends producer events to the runtime's ingest queue, as a producer would. */
+export const emitEvents = async (
+  runtime: LocalRuntime,
+  events: readonly Record<string, unknown>[],
+): Promise<void> => {
+  const client = sqsClientFor(runtime);
+  try {
+    for (const event of events) {
+      await client.send(
+        new SendMessageCommand({
+          QueueUrl: runtime.queues.events.url,
+          MessageBody: typeof event.raw === 'string' ? event.raw : JSON.stringify(event),
+        }),
+      );
+    }
+  } finally {
+    client.destroy();
+  }
+};
+
+/** Everything on a queue right now (a dead-letter queue, say), left in place. */
+export const peekQueue = async (runtime: LocalRuntime, queueUrl: string) => {
+  const client = sqsClientFor(runtime);
+  try {
+    const { Messages } = await client.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 1,
+        VisibilityTimeout: 0,
+        MessageAttributeNames: ['All'],
+      }),
+    );
+    return Messages ?? [];
+  } finally {
+    client.destroy();
+  }
+};
+
+/** Polls `probe` until it answers something truthy, or fails after `timeoutMs`. */
+export const eventually = async <T>(
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+  what = 'the condition',
+): Promise<T> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 };

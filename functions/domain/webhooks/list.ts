@@ -37,13 +37,13 @@ const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 const LAST_MS_OF_DAY = 86_400_000 - 1;
 
 /** A lower bound, as an ISO instant; a bare date means the start of that day (UTC). */
-const dateFrom = v.pipe(
+export const dateFrom = v.pipe(
   isoTimestamp,
   v.transform(({ instant }) => instant.toISOString()),
 );
 
 /** An upper bound, inclusive; a bare date means the whole of that day (UTC). */
-const dateTo = v.pipe(
+export const dateTo = v.pipe(
   isoTimestamp,
   v.transform(({ given, instant }) =>
     new Date(instant.getTime() + (DATE_ONLY.test(given) ? LAST_MS_OF_DAY : 0)).toISOString(),

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import { type ListQuery, listWebhooks, type Page } from './list.ts';
 import type { WebhookConfig, WebhookPatch, WebhookRecord } from './schema.ts';
-import { applyPatch, newWebhook } from './webhook.ts';
+import { applyPatch, newWebhook, rotateSigningSecret } from './webhook.ts';
 
 /** What the webhook service needs from storage; repositories/webhooks.ts implements it. */
 export interface WebhookStore {
@@ -95,10 +95,27 @@ export class WebhookService {
    * A racing update makes us re-apply the patch to the newer state; a racing
    * delete makes the write fail and the answer 404, never a resurrection.
    */
-  async update(tenant: string, webhookId: string, patch: WebhookPatch): Promise<WebhookRecord> {
+  update(tenant: string, webhookId: string, patch: WebhookPatch): Promise<WebhookRecord> {
+    return this.#change(tenant, webhookId, (current) => applyPatch(current, patch, this.#now()));
+  }
+
+  /** A new signing secret; the old one signs too for `graceMs` (see rotateSigningSecret). */
+  rotateSecret(tenant: string, webhookId: string, graceMs: number): Promise<WebhookRecord> {
+    return this.#change(tenant, webhookId, (current) =>
+      rotateSigningSecret(current, this.#now(), graceMs),
+    );
+  }
+
+  async #change(
+    tenant: string,
+    webhookId: string,
+    apply: (
+      current: WebhookRecord,
+    ) => { record: WebhookRecord; changes: Partial<WebhookRecord> } | undefined,
+  ): Promise<WebhookRecord> {
     for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
       const current = await this.get(tenant, webhookId);
-      const applied = applyPatch(current, patch, this.#now());
+      const applied = apply(current);
       if (!applied) return current;
       if (await this.#store.update(tenant, webhookId, applied.changes, current.version)) {
         return applied.record;

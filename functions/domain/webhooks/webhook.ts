@@ -166,3 +166,39 @@ export const applyPatch = (
   assertConsistent(record);
   return { record, changes };
 };
+
+/** Secrets kept signing after rotations, at most (Svix keeps ten too). */
+export const MAX_PREVIOUS_SECRETS = 10;
+
+/**
+ * A new signing secret; the old one keeps signing beside it until the grace
+ * period ends, so receivers can switch without losing a delivery. With
+ * hmac_signature the configured header is signed with the same secrets.
+ */
+export const rotateSigningSecret = (
+  current: WebhookRecord,
+  now: Date,
+  graceMs: number,
+  newSecret: string = generateSigningSecret(),
+): { record: WebhookRecord; changes: Partial<WebhookRecord> } => {
+  const at = now.toISOString();
+  const stillValid = (current.previous_signing_secrets ?? []).filter(
+    (previous) => Date.parse(previous.expires_at) > now.getTime(),
+  );
+  const kept =
+    graceMs > 0
+      ? [
+          {
+            secret: current.signing_secret,
+            expires_at: new Date(now.getTime() + graceMs).toISOString(),
+          },
+          ...stillValid,
+        ].slice(0, MAX_PREVIOUS_SECRETS)
+      : stillValid;
+  const changes: Partial<WebhookRecord> = {
+    signing_secret: newSecret,
+    previous_signing_secrets: kept,
+    updated_at: at,
+  };
+  return { record: { ...current, ...changes, version: current.version + 1 }, changes };
+};

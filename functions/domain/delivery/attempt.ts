@@ -1,0 +1,142 @@
+import * as v from 'valibot';
+import type { WebhookRecord } from '../webhooks/schema.ts';
+import { deliveryHeaders, redactHeaders } from './headers.ts';
+import {
+  type DeliveryEvent,
+  ERROR_CLASSES,
+  type OutgoingRequest,
+  type SendResult,
+} from './model.ts';
+import { PayloadError, renderPayload } from './payload.ts';
+import type { OAuth2TokenSource, Sender } from './ports.ts';
+import type { AttemptRecord } from './record.ts';
+
+/**
+ * One attempt of one delivery: build the body, sign it, authenticate, send,
+ * and describe what happened as the attempt record the history keeps. Used
+ * by queued deliveries and by the synchronous test route alike.
+ */
+
+const errorClassSchema = v.picklist(ERROR_CLASSES);
+
+export interface AttemptDependencies {
+  sender: Sender;
+  tokens: OAuth2TokenSource;
+  userAgent: string;
+}
+
+export interface AttemptInput {
+  webhook: WebhookRecord;
+  event: DeliveryEvent;
+  deliveryId: string;
+  attempt: number;
+  now: Date;
+}
+
+export interface AttemptResult {
+  record: AttemptRecord;
+  result: SendResult;
+}
+
+/** The secrets that sign now: the current one, then those still in a rotation's grace period. */
+export const signingSecrets = (webhook: WebhookRecord, now: Date): string[] => [
+  webhook.signing_secret,
+  ...(webhook.previous_signing_secrets ?? [])
+    .filter((previous) => Date.parse(previous.expires_at) > now.getTime())
+    .map((previous) => previous.secret),
+];
+
+const failure = (errorClass: SendResult['error_class'], message: string): SendResult => ({
+  ok: false,
+  response_headers: {},
+  response_body: '',
+  duration_ms: 0,
+  error_class: errorClass,
+  error_message: message,
+});
+
+export const performAttempt = async (
+  deps: AttemptDependencies,
+  input: AttemptInput,
+): Promise<AttemptResult> => {
+  const { webhook, event, deliveryId, attempt, now } = input;
+  const options = { timeoutMs: webhook.retry_config.timeout, verifySsl: webhook.verify_ssl };
+  let request: OutgoingRequest = { url: webhook.url, method: webhook.method, headers: {} };
+  const started = now.toISOString();
+  const finish = (result: SendResult): AttemptResult => ({
+    result,
+    record: {
+      attempt,
+      started_at: started,
+      duration_ms: result.duration_ms,
+      request: {
+        url: request.url,
+        method: request.method,
+        headers: redactHeaders(request.headers, webhook),
+      },
+      status_code: result.status_code,
+      response_headers: result.response_headers,
+      response_body: result.response_body,
+      error_class: result.error_class,
+      error_message: result.error_message,
+    },
+  });
+
+  let payload: ReturnType<typeof renderPayload>;
+  try {
+    payload = renderPayload(webhook, event);
+  } catch (error) {
+    if (error instanceof PayloadError) return finish(failure('config', error.message));
+    throw error;
+  }
+
+  const build = (oauth2Token?: string): OutgoingRequest => ({
+    url: webhook.url,
+    method: webhook.method,
+    body: payload.body,
+    headers: deliveryHeaders({
+      webhook,
+      event,
+      deliveryId,
+      attempt,
+      timestamp: Math.floor(now.getTime() / 1000),
+      body: payload.body,
+      contentType: payload.contentType,
+      secrets: signingSecrets(webhook, now),
+      oauth2Token,
+      userAgent: deps.userAgent,
+    }),
+  });
+
+  const security = webhook.security;
+  if (security.type !== 'oauth2') {
+    request = build();
+    return finish(await deps.sender.send(request, options));
+  }
+  const token = await tokenOrFailure(deps.tokens, security, options);
+  if (typeof token !== 'string') return finish(token);
+  request = build(token);
+  const first = await deps.sender.send(request, options);
+  if (first.status_code !== 401) return finish(first);
+  // The receiver may have revoked the token before its expiry: fetch a new one, once.
+  deps.tokens.invalidate(security);
+  const fresh = await tokenOrFailure(deps.tokens, security, options);
+  if (typeof fresh !== 'string') return finish(fresh);
+  request = build(fresh);
+  return finish(await deps.sender.send(request, options));
+};
+
+const tokenOrFailure = async (
+  tokens: OAuth2TokenSource,
+  security: Parameters<OAuth2TokenSource['token']>[0],
+  options: { timeoutMs: number; verifySsl: boolean },
+): Promise<string | SendResult> => {
+  try {
+    return await tokens.token(security, options);
+  } catch (error) {
+    const named = error instanceof Error && 'errorClass' in error ? error.errorClass : undefined;
+    const errorClass = v.is(errorClassSchema, named) ? named : 'config';
+    const message = error instanceof Error ? error.message : 'token request failed';
+    return failure(errorClass, `OAuth2 token request failed: ${message}`);
+  }
+};

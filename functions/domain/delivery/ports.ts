@@ -1,0 +1,112 @@
+import type { WebhookRecord } from '../webhooks/schema.ts';
+import type { DeliveryJob } from './jobs.ts';
+import type { OutgoingRequest, SendResult } from './model.ts';
+import type { AttemptRecord, DeliveryRecord } from './record.ts';
+
+/**
+ * What delivery needs from the outside world. The repositories, the SQS
+ * adapter and the HTTP sender implement these; tests and benchmarks pass
+ * fakes. Nothing here knows of Lambda or the AWS SDK.
+ */
+
+export interface DeliveryStore {
+  /** Writes the record of a delivery's first attempt if the delivery is new; false if it exists. */
+  claimFirst(record: DeliveryRecord): Promise<boolean>;
+  /**
+   * Marks attempt `attempt` started if the delivery's last attempt was
+   * `attempt - 1`, none is in flight and it is still pending or retrying;
+   * answers the updated record, or undefined when the condition failed.
+   */
+  claimNext(
+    webhookId: string,
+    deliveryId: string,
+    attempt: number,
+    startedAt: string,
+  ): Promise<DeliveryRecord | undefined>;
+  get(webhookId: string, deliveryId: string): Promise<DeliveryRecord | undefined>;
+  /** Appends the attempt and sets the outcome if that attempt is still the one in flight. */
+  recordAttempt(
+    webhookId: string,
+    deliveryId: string,
+    attempt: AttemptRecord,
+    outcome: DeliveryOutcome,
+  ): Promise<boolean>;
+  markDeadLettered(webhookId: string, deliveryId: string): Promise<void>;
+}
+
+export interface DeliveryOutcome {
+  status: DeliveryRecord['status'];
+  next_retry_at?: string | undefined;
+  final_reason?: string | undefined;
+  completed_at?: string | undefined;
+  updated_at: string;
+}
+
+export interface WebhookDirectory {
+  /** The webhooks of these keys that exist, by webhook id; deleted ones are absent. */
+  getMany(
+    keys: readonly { tenant: string; webhookId: string }[],
+  ): Promise<Map<string, WebhookRecord>>;
+  /** Adds one batch's outcomes to the webhook's counters; answers whether it is failing long enough to disable. */
+  recordStats(
+    tenant: string,
+    webhookId: string,
+    stats: WebhookStats,
+  ): Promise<{ failingSince?: string; isActive: boolean } | undefined>;
+  /** Turns the webhook off (410, or failing too long); false if it was already off or is gone. */
+  disable(tenant: string, webhookId: string, at: string): Promise<boolean>;
+}
+
+export interface WebhookStats {
+  delivered: number;
+  failed: number;
+  lastAttemptAt: string;
+  lastSuccessAt?: string | undefined;
+  lastFailureAt?: string | undefined;
+  /** The failure that starts (or continues) an unbroken run of failures; absent when the batch ends in a success. */
+  failingSince?: string | undefined;
+  /** True when the batch's last attempt succeeded: the failure run is over. */
+  recovered: boolean;
+}
+
+export interface JobQueue {
+  /** Sends jobs, each after its delay (at most 900 s). */
+  send(jobs: readonly { job: DeliveryJob; delaySeconds: number }[]): Promise<void>;
+  /** Copies abandoned deliveries to the dead-letter queue with their reason. */
+  deadLetter(entries: readonly { job: DeliveryJob; reason: string }[]): Promise<void>;
+}
+
+export interface RateLimiter {
+  /** Takes up to `requested` sends for the webhook now; answers how many, and the wait before the next. */
+  acquire(
+    webhookId: string,
+    limit: { requests_per_minute: number; burst_limit: number },
+    requested: number,
+    nowMs: number,
+  ): Promise<{ admitted: number; waitMs: number; intervalMs: number }>;
+}
+
+export interface Sender {
+  send(
+    request: OutgoingRequest,
+    options: { timeoutMs: number; verifySsl: boolean },
+  ): Promise<SendResult>;
+}
+
+export interface OAuth2TokenSource {
+  token(
+    security: {
+      client_id: string;
+      client_secret: string;
+      token_url: string;
+      scope?: string | undefined;
+    },
+    options: { timeoutMs: number; verifySsl: boolean },
+  ): Promise<string>;
+  invalidate(security: {
+    client_id: string;
+    client_secret: string;
+    token_url: string;
+    scope?: string | undefined;
+  }): void;
+}

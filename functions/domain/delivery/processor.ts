@@ -1,0 +1,542 @@
+import * as v from 'valibot';
+import type { WebhookRecord } from '../webhooks/schema.ts';
+import { type AttemptDependencies, performAttempt } from './attempt.ts';
+import { type DeliveryJob, deliveryJobSchema, queueDelaySeconds } from './jobs.ts';
+import type { DeliveryStatus, SendResult } from './model.ts';
+import type {
+  DeliveryOutcome,
+  DeliveryStore,
+  JobQueue,
+  RateLimiter,
+  WebhookDirectory,
+  WebhookStats,
+} from './ports.ts';
+import type { AttemptRecord, DeliveryRecord } from './record.ts';
+import { nextStep } from './retry.ts';
+import { parseRetryAfter } from './retry-after.ts';
+
+/**
+ * The delivery worker's logic for one batch of jobs: claim each attempt so a
+ * job seen twice never sends twice under one number, send, record, schedule
+ * what comes next, and keep the webhooks' counters with one write per webhook
+ * per batch. Jobs that could not be processed are reported for redelivery;
+ * every step is safe to repeat.
+ */
+
+export interface ProcessorOptions {
+  /** Continuous failure after which a webhook is switched off. */
+  autoDisableAfterMs: number;
+  /** How long delivery records are kept. */
+  retentionMs: number;
+  /** An attempt in flight for longer than this was cut off (the function timed out or crashed). */
+  staleAttemptMs: number;
+  now?: () => Date;
+  random?: () => number;
+  log?: (
+    level: 'info' | 'warn' | 'error',
+    message: string,
+    details?: Record<string, unknown>,
+  ) => void;
+}
+
+export interface ProcessorDependencies extends AttemptDependencies {
+  store: DeliveryStore;
+  webhooks: WebhookDirectory;
+  queue: JobQueue;
+  rateLimiter: RateLimiter;
+}
+
+export interface QueueMessage {
+  id: string;
+  body: string;
+}
+
+interface Scheduled {
+  job: DeliveryJob;
+  dueAtMs: number;
+}
+
+/** What one batch decided, written out together at its end. */
+class BatchPlan {
+  readonly failures = new Set<string>();
+  readonly later: (Scheduled & { messageId: string })[] = [];
+  readonly deadLetters: { job: DeliveryJob; reason: string; messageId: string }[] = [];
+  readonly outcomes = new Map<string, { tenant: string; attempts: AttemptSummary[] }>();
+  readonly disable = new Map<string, { tenant: string; at: string }>();
+
+  noteAttempt(webhook: WebhookRecord, summary: AttemptSummary): void {
+    const entry = this.outcomes.get(webhook.webhook_id) ?? { tenant: webhook.tenant, attempts: [] };
+    entry.attempts.push(summary);
+    this.outcomes.set(webhook.webhook_id, entry);
+  }
+}
+
+interface AttemptSummary {
+  at: string;
+  ok: boolean;
+  /** Set when the delivery reached a final status with this attempt. */
+  final?: 'delivered' | 'failed';
+}
+
+export class DeliveryProcessor {
+  readonly #deps: ProcessorDependencies;
+  readonly #options: Required<Omit<ProcessorOptions, 'log'>> & Pick<ProcessorOptions, 'log'>;
+
+  constructor(deps: ProcessorDependencies, options: ProcessorOptions) {
+    this.#deps = deps;
+    this.#options = { now: () => new Date(), random: Math.random, ...options };
+  }
+
+  /** Answers the ids of messages to redeliver. */
+  async process(messages: readonly QueueMessage[]): Promise<string[]> {
+    const plan = new BatchPlan();
+    const now = this.#options.now();
+    const jobs: { messageId: string; job: DeliveryJob }[] = [];
+    for (const message of messages) {
+      const job = parseJob(message.body);
+      if (job) jobs.push({ messageId: message.id, job });
+      else {
+        this.#log('error', 'A delivery job is malformed; it will reach the dead-letter queue', {
+          message_id: message.id,
+        });
+        plan.failures.add(message.id);
+      }
+    }
+
+    const due = jobs.filter(({ job, messageId }) => {
+      if (job.not_before === undefined || job.not_before <= now.getTime() + 1000) return true;
+      plan.later.push({ job, dueAtMs: job.not_before, messageId });
+      return false;
+    });
+
+    const webhooks = await this.#deps.webhooks.getMany(
+      unique(due.map(({ job }) => ({ tenant: job.tenant, webhookId: job.webhook_id }))),
+    );
+    const admitted = await this.#applyRateLimits(due, webhooks, now, plan);
+
+    await Promise.all(
+      admitted.map(async ({ job, messageId }) => {
+        try {
+          await this.#processJob(job, messageId, webhooks.get(job.webhook_id), plan);
+        } catch (error) {
+          this.#log('error', 'A delivery job failed; it will be redelivered', {
+            delivery_id: job.delivery_id,
+            attempt: job.attempt,
+            error: describe(error),
+          });
+          plan.failures.add(messageId);
+        }
+      }),
+    );
+
+    await this.#flush(plan);
+    return [...plan.failures];
+  }
+
+  /**
+   * Jobs over a webhook's rate limit wait, spread over the coming intervals;
+   * their attempt numbers are untouched, so waiting never uses up attempts.
+   */
+  async #applyRateLimits(
+    jobs: { messageId: string; job: DeliveryJob }[],
+    webhooks: Map<string, WebhookRecord>,
+    now: Date,
+    plan: BatchPlan,
+  ) {
+    const byWebhook = new Map<string, { messageId: string; job: DeliveryJob }[]>();
+    const admitted: { messageId: string; job: DeliveryJob }[] = [];
+    for (const entry of jobs) {
+      const webhook = webhooks.get(entry.job.webhook_id);
+      if (!webhook?.rate_limit.enabled || !webhook.is_active) {
+        admitted.push(entry);
+        continue;
+      }
+      const list = byWebhook.get(webhook.webhook_id) ?? [];
+      list.push(entry);
+      byWebhook.set(webhook.webhook_id, list);
+    }
+    await Promise.all(
+      [...byWebhook].map(async ([webhookId, entries]) => {
+        const webhook = webhooks.get(webhookId);
+        if (!webhook) return;
+        try {
+          const grant = await this.#deps.rateLimiter.acquire(
+            webhookId,
+            webhook.rate_limit,
+            entries.length,
+            now.getTime(),
+          );
+          admitted.push(...entries.slice(0, grant.admitted));
+          entries.slice(grant.admitted).forEach((entry, index) => {
+            const dueAtMs = now.getTime() + grant.waitMs + index * grant.intervalMs;
+            plan.later.push({ ...entry, dueAtMs });
+          });
+        } catch (error) {
+          this.#log('error', 'The rate limiter failed; the jobs will be redelivered', {
+            webhook_id: webhookId,
+            error: describe(error),
+          });
+          for (const entry of entries) plan.failures.add(entry.messageId);
+        }
+      }),
+    );
+    return admitted;
+  }
+
+  async #processJob(
+    job: DeliveryJob,
+    messageId: string,
+    webhook: WebhookRecord | undefined,
+    plan: BatchPlan,
+  ): Promise<void> {
+    if (!webhook || webhook.tenant !== job.tenant) {
+      // Deleting a webhook stops its pending deliveries; their history went with it.
+      this.#log('info', 'The webhook of a delivery no longer exists; the delivery stops', {
+        delivery_id: job.delivery_id,
+        webhook_id: job.webhook_id,
+      });
+      return;
+    }
+    const now = this.#options.now();
+    const claimed = await this.#claim(job, webhook, now, messageId, plan);
+    if (!claimed) return;
+
+    if (!webhook.is_active) {
+      await this.#record(claimed, job, webhook, undefined, {
+        status: 'failed',
+        final_reason: 'The webhook is disabled',
+        completed_at: now.toISOString(),
+        updated_at: now.toISOString(),
+      });
+      return;
+    }
+
+    const { record: attempt, result } = await performAttempt(this.#deps, {
+      webhook,
+      event: job.event,
+      deliveryId: job.delivery_id,
+      attempt: job.attempt,
+      now,
+    });
+    const finishedAt = new Date(now.getTime() + attempt.duration_ms);
+    await this.#afterAttempt(claimed, job, webhook, attempt, result, finishedAt, messageId, plan);
+  }
+
+  /**
+   * Takes the attempt. When the take fails the record says why: the job was
+   * already done (its follow-up is made sure of), another worker holds it
+   * (redeliver later), or a worker died holding it (that attempt is recorded
+   * as cut off and the delivery goes on from there).
+   */
+  async #claim(
+    job: DeliveryJob,
+    webhook: WebhookRecord,
+    now: Date,
+    messageId: string,
+    plan: BatchPlan,
+  ): Promise<DeliveryRecord | undefined> {
+    const startedAt = now.toISOString();
+    if (job.attempt === 1) {
+      const record = this.#newRecord(job, webhook, now);
+      if (await this.#deps.store.claimFirst(record)) return record;
+    } else {
+      const record = await this.#deps.store.claimNext(
+        job.webhook_id,
+        job.delivery_id,
+        job.attempt,
+        startedAt,
+      );
+      if (record) return record;
+    }
+
+    const existing = await this.#deps.store.get(job.webhook_id, job.delivery_id);
+    if (!existing) return undefined;
+    if (existing.in_flight) {
+      const age = now.getTime() - Date.parse(existing.in_flight.started_at);
+      if (age < this.#options.staleAttemptMs) {
+        plan.failures.add(messageId);
+        return undefined;
+      }
+      const cutOff: AttemptRecord = {
+        attempt: existing.in_flight.attempt,
+        started_at: existing.in_flight.started_at,
+        duration_ms: 0,
+        request: { url: webhook.url, method: webhook.method, headers: {} },
+        status_code: null,
+        response_headers: {},
+        response_body: '',
+        error_class: 'timeout',
+        error_message: 'The attempt was cut off before its result was recorded',
+      };
+      const result: SendResult = {
+        ok: false,
+        response_headers: {},
+        response_body: '',
+        duration_ms: 0,
+        error_class: 'timeout',
+        error_message: cutOff.error_message ?? undefined,
+      };
+      const resumed = { ...job, attempt: existing.in_flight.attempt };
+      await this.#afterAttempt(existing, resumed, webhook, cutOff, result, now, messageId, plan);
+      return undefined;
+    }
+    if (existing.attempt_count < job.attempt) return undefined;
+    // This job's attempt was made and recorded; make sure what follows it exists.
+    if (existing.status === 'retrying' && existing.next_retry_at) {
+      plan.later.push({
+        job: { ...job, attempt: existing.attempt_count + 1 },
+        dueAtMs: Date.parse(existing.next_retry_at),
+        messageId,
+      });
+    } else if (existing.status === 'abandoned' && !existing.dead_lettered) {
+      plan.deadLetters.push({ job, reason: existing.final_reason ?? 'abandoned', messageId });
+    }
+    return undefined;
+  }
+
+  async #afterAttempt(
+    record: DeliveryRecord,
+    job: DeliveryJob,
+    webhook: WebhookRecord,
+    attempt: AttemptRecord,
+    result: SendResult,
+    finishedAt: Date,
+    messageId: string,
+    plan: BatchPlan,
+  ): Promise<void> {
+    const step = nextStep({
+      config: webhook.retry_config,
+      attempt: job.attempt - record.chain_start,
+      statusCode: result.status_code,
+      errorClass: result.error_class,
+      retryAfterMs:
+        result.status_code === 429 || result.status_code === 503
+          ? parseRetryAfter(result.response_headers['retry-after'], finishedAt)
+          : undefined,
+      random: this.#options.random,
+    });
+    const at = finishedAt.toISOString();
+    let outcome: DeliveryOutcome;
+    let final: AttemptSummary['final'];
+    switch (step.kind) {
+      case 'delivered':
+        outcome = { status: 'delivered', completed_at: at, updated_at: at };
+        final = 'delivered';
+        break;
+      case 'retry': {
+        const dueAtMs = finishedAt.getTime() + step.delayMs;
+        const nextRetryAt = new Date(dueAtMs).toISOString();
+        attempt.next_retry_at = nextRetryAt;
+        outcome = { status: 'retrying', next_retry_at: nextRetryAt, updated_at: at };
+        plan.later.push({ job: { ...job, attempt: job.attempt + 1 }, dueAtMs, messageId });
+        break;
+      }
+      case 'abandon':
+        outcome = {
+          status: 'abandoned',
+          final_reason: step.reason,
+          completed_at: at,
+          updated_at: at,
+        };
+        final = 'failed';
+        plan.deadLetters.push({ job, reason: step.reason, messageId });
+        break;
+      case 'fail':
+        outcome = { status: 'failed', final_reason: step.reason, completed_at: at, updated_at: at };
+        final = 'failed';
+        if (step.disableWebhook)
+          plan.disable.set(webhook.webhook_id, { tenant: webhook.tenant, at });
+        break;
+    }
+    const written = await this.#record(record, job, webhook, attempt, outcome);
+    if (!written) return;
+    plan.noteAttempt(webhook, { at, ok: result.ok, ...(final ? { final } : {}) });
+  }
+
+  async #record(
+    record: DeliveryRecord,
+    job: DeliveryJob,
+    webhook: WebhookRecord,
+    attempt: AttemptRecord | undefined,
+    outcome: DeliveryOutcome,
+  ): Promise<boolean> {
+    const entry: AttemptRecord = attempt ?? {
+      attempt: job.attempt,
+      started_at: outcome.updated_at,
+      duration_ms: 0,
+      request: { url: webhook.url, method: webhook.method, headers: {} },
+      status_code: null,
+      response_headers: {},
+      response_body: '',
+      error_class: 'config',
+      error_message: outcome.final_reason ?? null,
+    };
+    const written = await this.#deps.store.recordAttempt(
+      record.webhook_id,
+      record.delivery_id,
+      entry,
+      outcome,
+    );
+    if (!written) {
+      this.#log('warn', 'An attempt finished after another worker had taken over its delivery', {
+        delivery_id: record.delivery_id,
+        attempt: entry.attempt,
+      });
+    }
+    return written;
+  }
+
+  #newRecord(job: DeliveryJob, webhook: WebhookRecord, now: Date): DeliveryRecord {
+    const at = now.toISOString();
+    return {
+      delivery_id: job.delivery_id,
+      webhook_id: webhook.webhook_id,
+      tenant: webhook.tenant,
+      event: job.event,
+      event_type: job.event.event_type,
+      status: 'pending' satisfies DeliveryStatus,
+      is_test: false,
+      attempt_count: 1,
+      chain_start: 0,
+      in_flight: { attempt: 1, started_at: at },
+      attempts: [],
+      dead_lettered: false,
+      created_at: at,
+      updated_at: at,
+      expires_at: Math.floor((now.getTime() + this.#options.retentionMs) / 1000),
+    };
+  }
+
+  /**
+   * The batch's writes: jobs for later, dead letters, counters, disables. A
+   * job whose follow-up could not be queued is redelivered; the claim then
+   * finds its attempt recorded and queues the follow-up again.
+   */
+  async #flush(plan: BatchPlan): Promise<void> {
+    const now = this.#options.now();
+    if (plan.later.length > 0) {
+      try {
+        await this.#deps.queue.send(
+          plan.later.map(({ job, dueAtMs }) => ({
+            job:
+              dueAtMs > now.getTime() + 900_000
+                ? { ...job, not_before: dueAtMs }
+                : withoutNotBefore(job),
+            delaySeconds: queueDelaySeconds(dueAtMs, now.getTime()),
+          })),
+        );
+      } catch (error) {
+        this.#log('error', 'Could not queue follow-up jobs; their messages will be redelivered', {
+          error: describe(error),
+        });
+        for (const { messageId } of plan.later) plan.failures.add(messageId);
+      }
+    }
+    if (plan.deadLetters.length > 0) {
+      try {
+        await this.#deps.queue.deadLetter(plan.deadLetters);
+        await Promise.all(
+          plan.deadLetters.map(({ job }) =>
+            this.#deps.store.markDeadLettered(job.webhook_id, job.delivery_id),
+          ),
+        );
+      } catch (error) {
+        this.#log('error', 'Could not copy abandoned deliveries to the dead-letter queue', {
+          error: describe(error),
+        });
+        for (const { messageId } of plan.deadLetters) plan.failures.add(messageId);
+      }
+    }
+    await Promise.all([
+      ...[...plan.disable].map(([webhookId, { tenant, at }]) =>
+        this.#disable(tenant, webhookId, at, 'The receiver answered 410 Gone'),
+      ),
+      ...[...plan.outcomes].map(([webhookId, { tenant, attempts }]) =>
+        this.#updateStats(tenant, webhookId, attempts, now),
+      ),
+    ]);
+  }
+
+  /** Counters are bookkeeping: a failure to update them is logged, never retried into a resend. */
+  async #updateStats(
+    tenant: string,
+    webhookId: string,
+    attempts: AttemptSummary[],
+    now: Date,
+  ): Promise<void> {
+    try {
+      const state = await this.#deps.webhooks.recordStats(tenant, webhookId, summarize(attempts));
+      if (!state?.isActive || !state.failingSince) return;
+      if (now.getTime() - Date.parse(state.failingSince) >= this.#options.autoDisableAfterMs) {
+        await this.#disable(
+          tenant,
+          webhookId,
+          now.toISOString(),
+          `Deliveries have failed continuously since ${state.failingSince}`,
+        );
+      }
+    } catch (error) {
+      this.#log('error', 'Could not update a webhook’s delivery counters', {
+        webhook_id: webhookId,
+        error: describe(error),
+      });
+    }
+  }
+
+  async #disable(tenant: string, webhookId: string, at: string, reason: string): Promise<void> {
+    try {
+      if (await this.#deps.webhooks.disable(tenant, webhookId, at)) {
+        this.#log('warn', 'A webhook was disabled', { webhook_id: webhookId, reason });
+      }
+    } catch (error) {
+      this.#log('error', 'Could not disable a webhook', {
+        webhook_id: webhookId,
+        error: describe(error),
+      });
+    }
+  }
+
+  #log(level: 'info' | 'warn' | 'error', message: string, details?: Record<string, unknown>) {
+    this.#options.log?.(level, message, details);
+  }
+}
+
+const parseJob = (body: string): DeliveryJob | undefined => {
+  try {
+    const result = v.safeParse(deliveryJobSchema, JSON.parse(body));
+    return result.success ? result.output : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+const withoutNotBefore = ({ not_before: _, ...job }: DeliveryJob): DeliveryJob => job;
+
+const unique = (keys: { tenant: string; webhookId: string }[]) => [
+  ...new Map(keys.map((key) => [key.webhookId, key])).values(),
+];
+
+/** One batch's attempts of one webhook, in time order, as counter changes. */
+export const summarize = (attempts: readonly AttemptSummary[]): WebhookStats => {
+  const ordered = [...attempts].sort((a, b) => a.at.localeCompare(b.at));
+  const last = ordered.at(-1);
+  const lastSuccess = ordered.findLast((attempt) => attempt.ok);
+  const lastFailure = ordered.findLast((attempt) => !attempt.ok);
+  const failuresAfterSuccess = ordered.filter(
+    (attempt) => !attempt.ok && (!lastSuccess || attempt.at > lastSuccess.at),
+  );
+  return {
+    delivered: ordered.filter((attempt) => attempt.final === 'delivered').length,
+    failed: ordered.filter((attempt) => attempt.final === 'failed').length,
+    lastAttemptAt: last?.at ?? new Date(0).toISOString(),
+    lastSuccessAt: lastSuccess?.at,
+    lastFailureAt: lastFailure?.at,
+    failingSince: failuresAfterSuccess[0]?.at,
+    recovered: last?.ok === true,
+  };
+};
+
+const describe = (error: unknown) =>
+  error instanceof Error
+    ? { name: error.name, message: error.message }
+    : { message: String(error) };

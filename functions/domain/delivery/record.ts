@@ -1,0 +1,94 @@
+import * as v from 'valibot';
+import { deliveryJobSchema } from './jobs.ts';
+import { DELIVERY_STATUSES, ERROR_CLASSES } from './model.ts';
+
+/**
+ * A delivery as stored: the event, its status, and every attempt inline, so
+ * the detail view is one read. `attempt_count` counts attempts started;
+ * `chain_start` is where the current chain began (a manual retry starts a new
+ * chain with a fresh `max_attempts`); `in_flight` marks an attempt started
+ * and not yet recorded.
+ */
+
+export const attemptRecordSchema = v.object({
+  attempt: v.number(),
+  started_at: v.string(),
+  duration_ms: v.number(),
+  request: v.object({
+    url: v.string(),
+    method: v.string(),
+    headers: v.record(v.string(), v.string()),
+  }),
+  status_code: v.nullish(v.number()),
+  response_headers: v.record(v.string(), v.string()),
+  response_body: v.string(),
+  error_class: v.nullish(v.picklist(ERROR_CLASSES)),
+  error_message: v.nullish(v.string()),
+  next_retry_at: v.nullish(v.string()),
+});
+
+export type AttemptRecord = v.InferOutput<typeof attemptRecordSchema>;
+
+export const deliveryRecordSchema = v.object({
+  delivery_id: v.string(),
+  webhook_id: v.string(),
+  tenant: v.string(),
+  event: deliveryJobSchema.entries.event,
+  event_type: v.string(),
+  status: v.picklist(DELIVERY_STATUSES),
+  is_test: v.optional(v.boolean(), false),
+  attempt_count: v.number(),
+  chain_start: v.number(),
+  in_flight: v.nullish(v.object({ attempt: v.number(), started_at: v.string() })),
+  attempts: v.array(attemptRecordSchema),
+  next_retry_at: v.nullish(v.string()),
+  /** Why a failed or abandoned delivery stopped. */
+  final_reason: v.nullish(v.string()),
+  /** Set once its copy is on the dead-letter queue, so a redelivered job does not copy it again. */
+  dead_lettered: v.optional(v.boolean(), false),
+  created_at: v.string(),
+  updated_at: v.string(),
+  completed_at: v.nullish(v.string()),
+  expires_at: v.number(),
+});
+
+export type DeliveryRecord = v.InferOutput<typeof deliveryRecordSchema>;
+
+/** Attempts a delivery may have in all, manual retries included: bounds the item's size. */
+export const MAX_ATTEMPTS_PER_DELIVERY = 20;
+
+/** The history list: a delivery without its attempts' bodies. */
+export const deliverySummaryView = (record: DeliveryRecord) => {
+  const last = record.attempts.at(-1);
+  return {
+    delivery_id: record.delivery_id,
+    webhook_id: record.webhook_id,
+    event_id: record.event.event_id,
+    event_type: record.event_type,
+    status: record.status,
+    is_test: record.is_test,
+    attempt_count: record.attempt_count,
+    last_status_code: last?.status_code ?? null,
+    last_error_class: last?.error_class ?? null,
+    last_error_message: last?.error_message ?? null,
+    last_attempt_at: last?.started_at ?? null,
+    next_retry_at: record.next_retry_at ?? null,
+    final_reason: record.final_reason ?? null,
+    created_at: record.created_at,
+    updated_at: record.updated_at,
+    completed_at: record.completed_at ?? null,
+  };
+};
+
+/** One delivery with its event and every attempt. */
+export const deliveryDetailView = (record: DeliveryRecord) => ({
+  ...deliverySummaryView(record),
+  event: record.event,
+  attempts: record.attempts.map((attempt) => ({
+    ...attempt,
+    status_code: attempt.status_code ?? null,
+    error_class: attempt.error_class ?? null,
+    error_message: attempt.error_message ?? null,
+    next_retry_at: attempt.next_retry_at ?? null,
+  })),
+});

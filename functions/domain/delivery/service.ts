@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto';
+import { ConflictError, NotFoundError } from '../errors.ts';
+import { TEST_EVENT_TYPE } from '../events/catalog.ts';
+import type { WebhookRecord } from '../webhooks/schema.ts';
+import { type AttemptDependencies, performAttempt } from './attempt.ts';
+import { newDeliveryId } from './ids.ts';
+import type { DeliveryJob } from './jobs.ts';
+import type { DeliveryEvent } from './model.ts';
+import type { JobQueue } from './ports.ts';
+import { type DeliveryRecord, MAX_ATTEMPTS_PER_DELIVERY } from './record.ts';
+
+/**
+ * What the API does with deliveries: read the history, retry one by hand,
+ * and send a synchronous test. The webhook has been looked up (and so its
+ * tenant checked) by the caller.
+ */
+
+export interface DeliveryHistory {
+  get(webhookId: string, deliveryId: string): Promise<DeliveryRecord | undefined>;
+  restartChain(record: DeliveryRecord, at: string): Promise<boolean>;
+  put(record: DeliveryRecord): Promise<void>;
+}
+
+export interface DeliveryServiceOptions {
+  retentionMs: number;
+  now?: () => Date;
+  newId?: () => string;
+}
+
+export interface TestDeliveryResult {
+  test_id: string;
+  delivery_id: string;
+  success: boolean;
+  status_code: number | null;
+  response_time_ms: number;
+  response_body: string | null;
+  error_message: string | null;
+  tested_at: string;
+}
+
+export class DeliveryService {
+  readonly #history: DeliveryHistory;
+  readonly #queue: JobQueue;
+  readonly #attempts: AttemptDependencies;
+  readonly #retentionMs: number;
+  readonly #now: () => Date;
+  readonly #newId: () => string;
+
+  constructor(
+    history: DeliveryHistory,
+    queue: JobQueue,
+    attempts: AttemptDependencies,
+    options: DeliveryServiceOptions,
+  ) {
+    this.#history = history;
+    this.#queue = queue;
+    this.#attempts = attempts;
+    this.#retentionMs = options.retentionMs;
+    this.#now = options.now ?? (() => new Date());
+    this.#newId = options.newId ?? randomUUID;
+  }
+
+  async get(webhookId: string, deliveryId: string): Promise<DeliveryRecord> {
+    const record = await this.#history.get(webhookId, deliveryId);
+    if (!record) throw new NotFoundError(`Delivery ${deliveryId} not found`);
+    return record;
+  }
+
+  /**
+   * Sends the delivery again now as a new attempt chain: a fresh
+   * `max_attempts`, attempt numbers going on from the last, the same delivery
+   * id (the receiver's de-duplication key). Refused while it is still being
+   * delivered, and for a disabled webhook, which would not send it.
+   */
+  async retry(webhook: WebhookRecord, deliveryId: string): Promise<DeliveryRecord> {
+    const record = await this.get(webhook.webhook_id, deliveryId);
+    if (!webhook.is_active) {
+      throw new ConflictError('The webhook is disabled; enable it before retrying its deliveries');
+    }
+    if (record.in_flight || record.status === 'pending' || record.status === 'retrying') {
+      throw new ConflictError(`Delivery ${deliveryId} is still being delivered`);
+    }
+    if (record.is_test)
+      throw new ConflictError('Test deliveries cannot be retried; send a new test');
+    if (record.attempt_count >= MAX_ATTEMPTS_PER_DELIVERY) {
+      throw new ConflictError(
+        `Delivery ${deliveryId} has had ${record.attempt_count} attempts, the most a delivery may have`,
+      );
+    }
+    const at = this.#now().toISOString();
+    if (!(await this.#history.restartChain(record, at))) {
+      throw new ConflictError(`Delivery ${deliveryId} changed meanwhile; try again`);
+    }
+    const job: DeliveryJob = {
+      delivery_id: record.delivery_id,
+      tenant: record.tenant,
+      webhook_id: record.webhook_id,
+      attempt: record.attempt_count + 1,
+      event: record.event,
+    };
+    await this.#queue.send([{ job, delaySeconds: 0 }]);
+    return {
+      ...record,
+      status: 'pending',
+      chain_start: record.attempt_count,
+      next_retry_at: null,
+      final_reason: null,
+      completed_at: null,
+      updated_at: at,
+    };
+  }
+
+  /**
+   * One attempt, now, answered in the response: no retries, no counters, but
+   * kept in the history (marked as a test) like any delivery.
+   */
+  async test(
+    webhook: WebhookRecord,
+    input: { eventType?: string | undefined; payload?: Record<string, unknown> | undefined },
+  ): Promise<TestDeliveryResult> {
+    const now = this.#now();
+    const eventType = input.eventType ?? TEST_EVENT_TYPE;
+    const event: DeliveryEvent = {
+      event_id: this.#newId(),
+      event_type: eventType,
+      tenant_id: webhook.tenant,
+      occurred_at: now.toISOString(),
+      entity_type: eventType.split('.')[0] ?? 'webhook',
+      data: input.payload ?? {
+        message: 'This is a test delivery from Hookline',
+        webhook_id: webhook.webhook_id,
+      },
+    };
+    const deliveryId = newDeliveryId(now.getTime());
+    const { record: attempt, result } = await performAttempt(this.#attempts, {
+      webhook,
+      event,
+      deliveryId,
+      attempt: 1,
+      now,
+    });
+    const finishedAt = new Date(now.getTime() + attempt.duration_ms).toISOString();
+    await this.#history.put({
+      delivery_id: deliveryId,
+      webhook_id: webhook.webhook_id,
+      tenant: webhook.tenant,
+      event,
+      event_type: eventType,
+      status: result.ok ? 'delivered' : 'failed',
+      is_test: true,
+      attempt_count: 1,
+      chain_start: 0,
+      attempts: [attempt],
+      final_reason: result.ok ? null : (result.error_message ?? 'The test delivery failed'),
+      dead_lettered: false,
+      created_at: now.toISOString(),
+      updated_at: finishedAt,
+      completed_at: finishedAt,
+      expires_at: Math.floor((now.getTime() + this.#retentionMs) / 1000),
+    });
+    return {
+      test_id: event.event_id,
+      delivery_id: deliveryId,
+      success: result.ok,
+      status_code: result.status_code ?? null,
+      response_time_ms: result.duration_ms,
+      response_body: result.status_code === undefined ? null : result.response_body,
+      error_message: result.ok ? null : (result.error_message ?? null),
+      tested_at: now.toISOString(),
+    };
+  }
+}

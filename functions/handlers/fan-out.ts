@@ -1,0 +1,58 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import middy from '@middy/core';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { createDocumentClient } from '../commons/clients.ts';
+import { requireEnv } from '../commons/config.ts';
+import { deliverySettings } from '../commons/delivery-settings.ts';
+import { logger } from '../commons/logger.ts';
+import { FanOut } from '../domain/delivery/fan-out.ts';
+import { rejectEvents, SqsJobQueue } from '../queues/sqs.ts';
+import { DeliveryRepository } from '../repositories/deliveries.ts';
+import { WebhookRepository } from '../repositories/webhooks.ts';
+import { batchResponse, logTo, messagesOf } from './sqs-batch.ts';
+
+/** Producers' events (the webhook-events queue) → delivery jobs (the webhook-deliveries queue). */
+
+export const createFanOutHandler =
+  (fanOut: FanOut) =>
+  async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    const result = await fanOut.process(messagesOf(event));
+    logger.info('Fan-out batch', {
+      events: event.Records.length,
+      jobs: result.jobs,
+      rejected: result.rejected,
+      redelivered: result.failures.length,
+    });
+    return batchResponse(result.failures);
+  };
+
+const settings = deliverySettings();
+const db = createDocumentClient();
+const sqs = new SQSClient({});
+const webhooks = new WebhookRepository(db, settings.tableName, (error) =>
+  logger.error('A stored webhook is unreadable; it receives no deliveries', {
+    error: { name: error.name, message: error.message },
+  }),
+);
+const deliveries = new DeliveryRepository(db, settings.deliveriesTableName, settings.retentionMs);
+const jobs = new SqsJobQueue(
+  sqs,
+  requireEnv('DELIVERIES_QUEUE_URL'),
+  requireEnv('DELIVERIES_DLQ_URL'),
+);
+const eventsDeadLetterUrl = requireEnv('EVENTS_DLQ_URL');
+
+const fanOut = new FanOut(
+  {
+    webhooksOf: (tenant) => webhooks.listByTenant(tenant),
+    ledger: deliveries,
+    enqueue: (list) => jobs.send(list.map((job) => ({ job, delaySeconds: 0 }))),
+    reject: (rejected) => rejectEvents(sqs, eventsDeadLetterUrl, rejected),
+  },
+  { log: logTo(logger) },
+);
+
+export const handler = middy<SQSEvent, SQSBatchResponse>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .handler(createFanOutHandler(fanOut));

@@ -1,0 +1,314 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import {
+  DELIVERY_SORT_PREFIX,
+  deliverySort,
+  EVENT_SORT,
+  EXPIRES_AT,
+  eventPartition,
+  KEYS,
+  webhookPartition,
+} from '../commons/table.ts';
+import type { EventLedger } from '../domain/delivery/fan-out.ts';
+import { deliveryIdBounds } from '../domain/delivery/ids.ts';
+import type { DeliveryOutcome, DeliveryStore } from '../domain/delivery/ports.ts';
+import {
+  type AttemptRecord,
+  type DeliveryRecord,
+  deliveryRecordSchema,
+} from '../domain/delivery/record.ts';
+import { conditionHeld, readRecord } from './records.ts';
+
+/**
+ * Deliveries in the deliveries table, one partition per webhook, attempts
+ * inline. Every write that moves a delivery forward is conditional on the
+ * state it expects, which is what makes a job seen twice harmless.
+ */
+
+const readDelivery = (item: Record<string, unknown>): DeliveryRecord =>
+  readRecord(deliveryRecordSchema, item, `delivery ${String(item.SK ?? '')}`);
+
+export interface DeliveryQuery {
+  status?: DeliveryRecord['status'] | undefined;
+  eventType?: string | undefined;
+  fromMs?: number | undefined;
+  toMs?: number | undefined;
+  limit: number;
+  /** The last delivery id of the previous page. */
+  after?: string | undefined;
+}
+
+/** At most this many queries fill one page of a filtered list: reads stay in proportion to the page. */
+const MAX_QUERIES_PER_PAGE = 4;
+
+export class DeliveryRepository implements DeliveryStore, EventLedger {
+  readonly #db: DynamoDBDocumentClient;
+  readonly #table: string;
+  readonly #retentionMs: number;
+  readonly #now: () => number;
+
+  constructor(
+    db: DynamoDBDocumentClient,
+    tableName: string,
+    retentionMs: number,
+    now: () => number = Date.now,
+  ) {
+    this.#db = db;
+    this.#table = tableName;
+    this.#retentionMs = retentionMs;
+    this.#now = now;
+  }
+
+  claimFirst(record: DeliveryRecord): Promise<boolean> {
+    return conditionHeld(
+      this.#db.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: { ...record, ...this.#key(record.webhook_id, record.delivery_id) },
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': KEYS.partition },
+        }),
+      ),
+    );
+  }
+
+  async claimNext(
+    webhookId: string,
+    deliveryId: string,
+    attempt: number,
+    startedAt: string,
+  ): Promise<DeliveryRecord | undefined> {
+    try {
+      const { Attributes } = await this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: this.#key(webhookId, deliveryId),
+          UpdateExpression: 'SET attempt_count = :attempt, in_flight = :flight, updated_at = :at',
+          ConditionExpression:
+            'attempt_count = :previous AND attribute_not_exists(in_flight) AND #status IN (:pending, :retrying)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':attempt': attempt,
+            ':previous': attempt - 1,
+            ':flight': { attempt, started_at: startedAt },
+            ':at': startedAt,
+            ':pending': 'pending',
+            ':retrying': 'retrying',
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return Attributes ? readDelivery(Attributes) : undefined;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+  }
+
+  async get(webhookId: string, deliveryId: string): Promise<DeliveryRecord | undefined> {
+    const { Item } = await this.#db.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: this.#key(webhookId, deliveryId),
+        ConsistentRead: true,
+      }),
+    );
+    if (!Item || this.#isExpired(Item)) return undefined;
+    return readDelivery(Item);
+  }
+
+  recordAttempt(
+    webhookId: string,
+    deliveryId: string,
+    attempt: AttemptRecord,
+    outcome: DeliveryOutcome,
+  ): Promise<boolean> {
+    const values: Record<string, unknown> = {
+      ':status': outcome.status,
+      ':attempt': [attempt],
+      ':number': attempt.attempt,
+      ':at': outcome.updated_at,
+      ':expires': this.#expiry(Date.parse(outcome.updated_at)),
+    };
+    const set = [
+      '#status = :status',
+      'attempts = list_append(attempts, :attempt)',
+      'updated_at = :at',
+      '#expires = :expires',
+    ];
+    const remove = ['in_flight'];
+    for (const field of ['next_retry_at', 'final_reason', 'completed_at'] as const) {
+      const value = outcome[field];
+      if (value === undefined) remove.push(field);
+      else {
+        set.push(`${field} = :${field}`);
+        values[`:${field}`] = value;
+      }
+    }
+    return conditionHeld(
+      this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: this.#key(webhookId, deliveryId),
+          UpdateExpression: `SET ${set.join(', ')} REMOVE ${remove.join(', ')}`,
+          ConditionExpression: 'in_flight.attempt = :number',
+          ExpressionAttributeNames: { '#status': 'status', '#expires': EXPIRES_AT },
+          ExpressionAttributeValues: values,
+        }),
+      ),
+    );
+  }
+
+  async markDeadLettered(webhookId: string, deliveryId: string): Promise<void> {
+    await conditionHeld(
+      this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: this.#key(webhookId, deliveryId),
+          UpdateExpression: 'SET dead_lettered = :yes',
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': KEYS.partition },
+          ExpressionAttributeValues: { ':yes': true },
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Starts a new attempt chain for a finished delivery (a manual retry), if it
+   * is still as the caller saw it; false when it moved on meanwhile.
+   */
+  restartChain(record: DeliveryRecord, at: string): Promise<boolean> {
+    return conditionHeld(
+      this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: this.#key(record.webhook_id, record.delivery_id),
+          UpdateExpression:
+            'SET #status = :pending, chain_start = attempt_count, updated_at = :at, dead_lettered = :no, #expires = :expires REMOVE next_retry_at, final_reason, completed_at',
+          ConditionExpression: 'attempt_count = :count AND attribute_not_exists(in_flight)',
+          ExpressionAttributeNames: { '#status': 'status', '#expires': EXPIRES_AT },
+          ExpressionAttributeValues: {
+            ':pending': 'pending',
+            ':at': at,
+            ':no': false,
+            ':count': record.attempt_count,
+            ':expires': this.#expiry(Date.parse(at)),
+          },
+        }),
+      ),
+    );
+  }
+
+  /** A finished delivery written whole (synchronous test deliveries). */
+  async put(record: DeliveryRecord): Promise<void> {
+    await this.#db.send(
+      new PutCommand({
+        TableName: this.#table,
+        Item: { ...record, ...this.#key(record.webhook_id, record.delivery_id) },
+      }),
+    );
+  }
+
+  /**
+   * A page of a webhook's deliveries, newest first. Each query reads at most
+   * what the page still lacks, and a page takes at most a few queries, so a
+   * filter that matches little costs short pages, not a walk of the history.
+   */
+  async list(
+    webhookId: string,
+    query: DeliveryQuery,
+    nowMs: number,
+  ): Promise<{ items: DeliveryRecord[]; next?: string }> {
+    const upper = query.toMs === undefined ? undefined : deliveryIdBounds(query.toMs).last;
+    const lower = query.fromMs === undefined ? undefined : deliveryIdBounds(query.fromMs).first;
+    const names: Record<string, string> = {
+      '#pk': KEYS.partition,
+      '#sk': KEYS.sort,
+      '#expires': EXPIRES_AT,
+    };
+    const values: Record<string, unknown> = {
+      ':pk': webhookPartition(webhookId),
+      ':now': Math.floor(nowMs / 1000),
+    };
+    const filters = ['#expires > :now'];
+    if (query.status) {
+      names['#status'] = 'status';
+      values[':status'] = query.status;
+      filters.push('#status = :status');
+    }
+    if (query.eventType) {
+      values[':eventType'] = query.eventType;
+      filters.push('event_type = :eventType');
+    }
+    values[':low'] = deliverySort(lower ?? '');
+    values[':high'] = upper ? deliverySort(upper) : `${DELIVERY_SORT_PREFIX}\uffff`;
+
+    const items: DeliveryRecord[] = [];
+    let startKey: Record<string, unknown> | undefined = query.after
+      ? this.#key(webhookId, query.after)
+      : undefined;
+    for (let queries = 0; queries < MAX_QUERIES_PER_PAGE && items.length < query.limit; queries++) {
+      const page = await this.#db.send(
+        new QueryCommand({
+          TableName: this.#table,
+          KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :low AND :high',
+          FilterExpression: filters.join(' AND '),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ScanIndexForward: false,
+          Limit: query.limit - items.length,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) items.push(readDelivery(item));
+      startKey = page.LastEvaluatedKey;
+      if (!startKey) break;
+    }
+    const lastKey = startKey?.[KEYS.sort];
+    return typeof lastKey === 'string'
+      ? { items, next: lastKey.slice(DELIVERY_SORT_PREFIX.length) }
+      : { items };
+  }
+
+  async firstIngestion(tenant: string, eventId: string, nowMs: number): Promise<number> {
+    const key = { [KEYS.partition]: eventPartition(tenant, eventId), [KEYS.sort]: EVENT_SORT };
+    const recorded = await conditionHeld(
+      this.#db.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: { ...key, ingested_at: nowMs, [EXPIRES_AT]: this.#expiry(nowMs) },
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': KEYS.partition },
+        }),
+      ),
+    );
+    if (recorded) return nowMs;
+    const { Item } = await this.#db.send(
+      new GetCommand({ TableName: this.#table, Key: key, ConsistentRead: true }),
+    );
+    const first = Item?.ingested_at;
+    if (typeof first !== 'number') throw new Error(`Event ${eventId} has no ingestion time`);
+    return first;
+  }
+
+  /** DynamoDB deletes expired items lazily (and the local emulator never does): reads skip them. */
+  #isExpired(item: Record<string, unknown>): boolean {
+    const expires = item[EXPIRES_AT];
+    return typeof expires === 'number' && expires * 1000 <= this.#now();
+  }
+
+  #expiry(fromMs: number): number {
+    return Math.floor((fromMs + this.#retentionMs) / 1000);
+  }
+
+  #key(webhookId: string, deliveryId: string) {
+    return { [KEYS.partition]: webhookPartition(webhookId), [KEYS.sort]: deliverySort(deliveryId) };
+  }
+}

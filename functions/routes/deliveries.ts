@@ -1,0 +1,210 @@
+import * as v from 'valibot';
+import { signingSecrets } from '../domain/delivery/attempt.ts';
+import { DELIVERY_STATUSES } from '../domain/delivery/model.ts';
+import { deliveryDetailView, deliverySummaryView } from '../domain/delivery/record.ts';
+import type { DeliveryService } from '../domain/delivery/service.ts';
+import { verifyRequestSchema, verifySignature } from '../domain/delivery/signing.ts';
+import { EVENT_TYPES, TEST_EVENT_TYPE } from '../domain/events/catalog.ts';
+import { parseOrThrow } from '../domain/validation.ts';
+import { jsonMap } from '../domain/webhooks/fields.ts';
+import { dateFrom, dateTo, MAX_PAGE_SIZE } from '../domain/webhooks/list.ts';
+import type { WebhookService } from '../domain/webhooks/service.ts';
+import type { ApiRequest } from '../http/request.ts';
+import { json, ok } from '../http/responses.ts';
+import type { Route } from '../http/router.ts';
+import type { DeliveryRepository } from '../repositories/deliveries.ts';
+
+/**
+ * Delivery history and control: the deliveries of a webhook, one delivery,
+ * a manual retry, a synchronous test, secret rotation and signature checks.
+ * Each looks the webhook up in the caller's tenant first, so a foreign id is
+ * a 404 like a missing one.
+ */
+
+const uuid = v.pipe(v.string(), v.uuid('must be a UUID'));
+
+const webhookParams = v.object({ id: uuid });
+const deliveryParams = v.object({ id: uuid, delivery_id: uuid });
+
+const webhookIdOf = (request: ApiRequest) =>
+  parseOrThrow(webhookParams, request.params, 'The path is invalid');
+const deliveryIdsOf = (request: ApiRequest) =>
+  parseOrThrow(deliveryParams, request.params, 'The path is invalid');
+
+const cursorSchema = v.pipe(
+  v.string(),
+  v.transform((cursor) => Buffer.from(cursor, 'base64url').toString('utf8')),
+  v.uuid('is not a cursor this API gave out'),
+);
+
+const historyQuerySchema = v.pipe(
+  v.strictObject({
+    status: v.optional(
+      v.picklist(DELIVERY_STATUSES, `must be one of ${DELIVERY_STATUSES.join(', ')}`),
+    ),
+    event_type: v.optional(
+      v.picklist(
+        [...EVENT_TYPES, TEST_EVENT_TYPE],
+        'is not a known event type (GET /api/v1/webhooks/events lists them)',
+      ),
+    ),
+    from_date: v.optional(dateFrom),
+    to_date: v.optional(dateTo),
+    limit: v.optional(
+      v.pipe(
+        v.string(),
+        v.regex(/^\d{1,3}$/, `must be a whole number from 1 to ${MAX_PAGE_SIZE}`),
+        v.transform(Number),
+        v.minValue(1, `must be a whole number from 1 to ${MAX_PAGE_SIZE}`),
+        v.maxValue(MAX_PAGE_SIZE, `must be a whole number from 1 to ${MAX_PAGE_SIZE}`),
+      ),
+      '25',
+    ),
+    cursor: v.optional(cursorSchema),
+  }),
+  v.forward(
+    v.check(
+      ({ from_date, to_date }) => !from_date || !to_date || from_date <= to_date,
+      'must not be after to_date',
+    ),
+    ['from_date'],
+  ),
+);
+
+const testBodySchema = v.strictObject({
+  test_event_type: v.optional(
+    v.picklist(
+      [TEST_EVENT_TYPE, ...EVENT_TYPES],
+      `must be ${TEST_EVENT_TYPE} or a catalog event type (GET /api/v1/webhooks/events)`,
+    ),
+  ),
+  test_payload: v.optional(jsonMap(200)),
+});
+
+/** Svix allows at most 7 days of overlap; so do we. */
+const MAX_GRACE_HOURS = 168;
+const DEFAULT_GRACE_HOURS = 24;
+
+const rotateBodySchema = v.strictObject({
+  grace_period_hours: v.optional(
+    v.pipe(
+      v.number(),
+      v.minValue(0, `must be a number of hours from 0 to ${MAX_GRACE_HOURS}`),
+      v.maxValue(MAX_GRACE_HOURS, `must be a number of hours from 0 to ${MAX_GRACE_HOURS}`),
+    ),
+    DEFAULT_GRACE_HOURS,
+  ),
+});
+
+export const deliveryRoutes = (
+  webhooks: WebhookService,
+  deliveries: DeliveryService,
+  history: DeliveryRepository,
+  now: () => Date = () => new Date(),
+): Route[] => [
+  {
+    method: 'GET',
+    path: '/{id}/deliveries',
+    permission: 'read',
+    handle: async (request) => {
+      const { id } = webhookIdOf(request);
+      const query = parseOrThrow(historyQuerySchema, request.query, 'The query string is invalid');
+      await webhooks.get(request.principal.tenant, id);
+      const page = await history.list(
+        id,
+        {
+          status: query.status,
+          eventType: query.event_type,
+          fromMs: query.from_date ? Date.parse(query.from_date) : undefined,
+          toMs: query.to_date ? Date.parse(query.to_date) : undefined,
+          limit: query.limit,
+          after: query.cursor,
+        },
+        now().getTime(),
+      );
+      return json(200, {
+        data: page.items.map(deliverySummaryView),
+        pagination: {
+          limit: query.limit,
+          hasNext: page.next !== undefined,
+          next_cursor: page.next ? Buffer.from(page.next).toString('base64url') : null,
+        },
+        meta: {
+          filters: {
+            status: query.status ?? null,
+            event_type: query.event_type ?? null,
+            from_date: query.from_date ?? null,
+            to_date: query.to_date ?? null,
+          },
+        },
+      });
+    },
+  },
+  {
+    method: 'GET',
+    path: '/{id}/deliveries/{delivery_id}',
+    permission: 'read',
+    handle: async (request) => {
+      const { id, delivery_id } = deliveryIdsOf(request);
+      await webhooks.get(request.principal.tenant, id);
+      return ok(deliveryDetailView(await deliveries.get(id, delivery_id)));
+    },
+  },
+  {
+    method: 'POST',
+    path: '/{id}/deliveries/{delivery_id}/retry',
+    permission: 'retry',
+    handle: async (request) => {
+      const { id, delivery_id } = deliveryIdsOf(request);
+      const webhook = await webhooks.get(request.principal.tenant, id);
+      const record = await deliveries.retry(webhook, delivery_id);
+      return json(202, { data: deliveryDetailView(record) });
+    },
+  },
+  {
+    method: 'POST',
+    path: '/{id}/test',
+    permission: 'test',
+    handle: async (request) => {
+      const { id } = webhookIdOf(request);
+      const body = parseOrThrow(testBodySchema, request.optionalBody());
+      const webhook = await webhooks.get(request.principal.tenant, id);
+      return ok(
+        await deliveries.test(webhook, {
+          eventType: body.test_event_type,
+          payload: body.test_payload,
+        }),
+      );
+    },
+  },
+  {
+    method: 'POST',
+    path: '/{id}/secret/rotate',
+    permission: 'manage_security',
+    handle: async (request) => {
+      const { id } = webhookIdOf(request);
+      const body = parseOrThrow(rotateBodySchema, request.optionalBody());
+      const webhook = await webhooks.rotateSecret(
+        request.principal.tenant,
+        id,
+        body.grace_period_hours * 3_600_000,
+      );
+      return ok({
+        webhook_id: webhook.webhook_id,
+        signing_secret: webhook.signing_secret,
+        previous_secret_expires_at: webhook.previous_signing_secrets?.[0]?.expires_at ?? null,
+        rotated_at: webhook.updated_at,
+      });
+    },
+  },
+  {
+    method: 'POST',
+    path: '/verify',
+    permission: 'verify',
+    handle: async (request) => {
+      const body = parseOrThrow(verifyRequestSchema, request.body());
+      const webhook = await webhooks.get(request.principal.tenant, body.webhook_id);
+      return ok({ valid: verifySignature(body, signingSecrets(webhook, now())) });
+    },
+  },
+];

@@ -1,0 +1,410 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import * as v from 'valibot';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createDocumentClient } from '../../functions/commons/clients.ts';
+import { HttpSender } from '../../functions/delivery/http-sender.ts';
+import { deliveryIdFor } from '../../functions/domain/delivery/ids.ts';
+import type { DeliveryJob } from '../../functions/domain/delivery/jobs.ts';
+import type { DeliveryStore, JobQueue } from '../../functions/domain/delivery/ports.ts';
+import { DeliveryProcessor, type QueueMessage } from '../../functions/domain/delivery/processor.ts';
+import { webhookConfigSchema } from '../../functions/domain/webhooks/schema.ts';
+import { newWebhook } from '../../functions/domain/webhooks/webhook.ts';
+import { DeliveryRepository } from '../../functions/repositories/deliveries.ts';
+import { RateLimitRepository } from '../../functions/repositories/rate-limits.ts';
+import { WebhookRepository } from '../../functions/repositories/webhooks.ts';
+import { type RunningEmulator, startDynamoDb } from '../../local/emulators.ts';
+import { ensureConfigTable, ensureDeliveriesTable } from '../../local/provision.ts';
+import { startReceiver, type TestReceiver } from '../support/receiver.ts';
+
+/**
+ * The delivery worker's logic against the real repositories on dynalite and
+ * a real HTTP receiver, with the queue and the clock in the test's hands:
+ * each "redelivery" below is what SQS would do.
+ */
+
+const TENANT = 'acme';
+const HOUR = 3_600_000;
+
+let dynamo: RunningEmulator;
+let db: ReturnType<typeof createDocumentClient>;
+let receiver: TestReceiver;
+let sender: HttpSender;
+let tableSuffix = 0;
+
+beforeAll(async () => {
+  dynamo = await startDynamoDb({ port: 0, host: '127.0.0.1' });
+  db = createDocumentClient(
+    new DynamoDBClient({
+      endpoint: dynamo.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    }),
+  );
+  sender = new HttpSender({ allowPrivateTargets: true });
+});
+
+afterAll(async () => {
+  await sender.close();
+  await dynamo.stop();
+});
+
+class RecordingQueue implements JobQueue {
+  sent: { job: DeliveryJob; delaySeconds: number }[] = [];
+  deadLetters: { job: DeliveryJob; reason: string }[] = [];
+  async send(jobs: readonly { job: DeliveryJob; delaySeconds: number }[]) {
+    this.sent.push(...jobs);
+  }
+  async deadLetter(entries: readonly { job: DeliveryJob; reason: string }[]) {
+    this.deadLetters.push(...entries);
+  }
+  /** The jobs sent so far, as queue messages, and forget them. */
+  take(): QueueMessage[] {
+    const messages = this.sent.map(({ job }, index) => ({
+      id: `m-${job.delivery_id}-${job.attempt}-${index}`,
+      body: JSON.stringify(job),
+    }));
+    this.sent = [];
+    return messages;
+  }
+}
+
+interface Harness {
+  processor: DeliveryProcessor;
+  queue: RecordingQueue;
+  webhooks: WebhookRepository;
+  deliveries: DeliveryRepository;
+  clock: { now: number };
+}
+
+const harness = async (options: { store?: (store: DeliveryStore) => DeliveryStore } = {}) => {
+  tableSuffix += 1;
+  const configTable = `config-${tableSuffix}`;
+  const deliveriesTable = `deliveries-${tableSuffix}`;
+  const raw = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  await ensureConfigTable(raw, configTable);
+  await ensureDeliveriesTable(raw, deliveriesTable);
+  const clock = { now: Date.parse('2026-03-01T12:00:00Z') };
+  const queue = new RecordingQueue();
+  const webhooks = new WebhookRepository(db, configTable);
+  const deliveries = new DeliveryRepository(db, deliveriesTable, 30 * 24 * HOUR, () => clock.now);
+  const store = options.store ? options.store(deliveries) : deliveries;
+  const processor = new DeliveryProcessor(
+    {
+      sender,
+      tokens: {
+        token: async () => 'unused',
+        invalidate: () => undefined,
+      },
+      userAgent: 'test',
+      store,
+      webhooks,
+      queue,
+      rateLimiter: new RateLimitRepository(db, deliveriesTable),
+    },
+    {
+      autoDisableAfterMs: 24 * HOUR,
+      retentionMs: 30 * 24 * HOUR,
+      staleAttemptMs: 90_000,
+      now: () => new Date(clock.now),
+      random: () => 0.5,
+    },
+  );
+  return { processor, queue, webhooks, deliveries, clock } satisfies Harness;
+};
+
+const createWebhook = async (h: Harness, config: Record<string, unknown> = {}) => {
+  const webhook = newWebhook(
+    TENANT,
+    v.parse(webhookConfigSchema, {
+      name: 'hook',
+      url: receiver.url,
+      event_types: ['ticket.created'],
+      ...config,
+    }),
+    { webhookId: crypto.randomUUID(), now: new Date(h.clock.now) },
+  );
+  await h.webhooks.create(webhook);
+  return webhook;
+};
+
+const jobFor = (webhookId: string, eventId = crypto.randomUUID()): DeliveryJob => ({
+  delivery_id: deliveryIdFor(TENANT, eventId, webhookId, Date.parse('2026-03-01T12:00:00Z')),
+  tenant: TENANT,
+  webhook_id: webhookId,
+  attempt: 1,
+  event: {
+    event_id: eventId,
+    event_type: 'ticket.created',
+    tenant_id: TENANT,
+    occurred_at: '2026-03-01T11:59:59.000Z',
+    entity_type: 'ticket',
+    data: { id: 't-1', title: 'Printer on fire' },
+  },
+});
+
+const message = (job: DeliveryJob, id = `m-${job.attempt}`): QueueMessage => ({
+  id,
+  body: JSON.stringify(job),
+});
+
+const attemptHeaders = () =>
+  receiver.requests.map(
+    (request) =>
+      `${request.headers['x-alga-delivery-id']}#${request.headers['x-alga-delivery-attempt']}`,
+  );
+
+beforeEach(async () => {
+  receiver = await startReceiver();
+});
+
+afterEach(async () => {
+  await receiver.close();
+});
+
+describe('a delivery that succeeds', () => {
+  it('is sent once, recorded as delivered, and counted on the webhook', async () => {
+    const h = await harness();
+    const webhook = await createWebhook(h);
+    const job = jobFor(webhook.webhook_id);
+
+    const failures = await h.processor.process([message(job)]);
+
+    expect(failures).toEqual([]);
+    expect(receiver.requests).toHaveLength(1);
+    const record = await h.deliveries.get(webhook.webhook_id, job.delivery_id);
+    expect(record?.status).toBe('delivered');
+    expect(record?.attempts).toHaveLength(1);
+    expect(record?.attempts[0]?.status_code).toBe(200);
+    expect(record?.in_flight ?? undefined).toBeUndefined();
+    const stored = await h.webhooks.get(TENANT, webhook.webhook_id);
+    expect(stored?.total_deliveries).toBe(1);
+    expect(stored?.successful_deliveries).toBe(1);
+    expect(stored?.last_success_at).toBeTruthy();
+  });
+
+  it('is not sent again when its job arrives twice, together or later', async () => {
+    const h = await harness();
+    const webhook = await createWebhook(h);
+    const job = jobFor(webhook.webhook_id);
+
+    await h.processor.process([message(job, 'a'), message(job, 'b')]);
+    await h.processor.process([message(job, 'c')]);
+
+    expect(receiver.requests).toHaveLength(1);
+    expect(h.queue.sent).toEqual([]);
+  });
+});
+
+describe('a failing receiver', () => {
+  it('is retried on schedule, then the delivery is abandoned into the dead-letter queue', async () => {
+    receiver.setDefault({ status: 500, body: 'down' });
+    const h = await harness();
+    const webhook = await createWebhook(h, {
+      retry_config: { strategy: 'fixed_interval', initial_delay: 60_000, max_attempts: 3 },
+    });
+    const job = jobFor(webhook.webhook_id);
+
+    await h.processor.process([message(job)]);
+    const second = h.queue.sent.map(({ job: next, delaySeconds }) => ({
+      attempt: next.attempt,
+      // The wait runs from the end of the attempt, a moment after the fake clock's now.
+      delaySeconds: Math.min(delaySeconds, 60),
+    }));
+    h.clock.now += 60_000;
+    await h.processor.process(h.queue.take());
+    h.clock.now += 60_000;
+    await h.processor.process(h.queue.take());
+
+    expect(second).toEqual([{ attempt: 2, delaySeconds: 60 }]);
+    expect(attemptHeaders()).toEqual([1, 2, 3].map((n) => `${job.delivery_id}#${n}`));
+    const record = await h.deliveries.get(webhook.webhook_id, job.delivery_id);
+    expect(record?.status).toBe('abandoned');
+    expect(record?.attempts.map((attempt) => attempt.status_code)).toEqual([500, 500, 500]);
+    expect(record?.attempts[0]?.next_retry_at).toMatch(/^2026-03-01T12:01:00\.\d{3}Z$/);
+    expect(record?.dead_lettered).toBe(true);
+    expect(h.queue.deadLetters).toHaveLength(1);
+    expect(h.queue.deadLetters[0]?.reason).toMatch(/3 attempts/);
+    expect(h.queue.sent).toEqual([]);
+    const stored = await h.webhooks.get(TENANT, webhook.webhook_id);
+    expect(stored?.failed_deliveries).toBe(1);
+    expect(stored?.last_failure_at).toBeTruthy();
+  });
+
+  it('waits longer than SQS can delay by chaining delays, without attempting early', async () => {
+    receiver.setDefault({ status: 503 });
+    const h = await harness();
+    const webhook = await createWebhook(h, {
+      retry_config: { strategy: 'custom', delays: [2 * HOUR], max_attempts: 2 },
+    });
+    const job = jobFor(webhook.webhook_id);
+
+    await h.processor.process([message(job)]);
+    const [first] = h.queue.sent;
+    h.clock.now += 900_000;
+    await h.processor.process(h.queue.take());
+    const [second] = h.queue.sent;
+
+    expect(first?.delaySeconds).toBe(900);
+    const dueAt = h.clock.now - 900_000 + 2 * HOUR;
+    expect(first?.job.not_before).toBeGreaterThanOrEqual(dueAt);
+    expect(first?.job.not_before).toBeLessThan(dueAt + 1000);
+    expect(second?.delaySeconds).toBe(900);
+    expect(second?.job.attempt).toBe(2);
+    expect(receiver.requests).toHaveLength(1);
+  });
+
+  it('honours Retry-After on 429 without spending more than one attempt', async () => {
+    receiver.script({ status: 429, headers: { 'retry-after': '120' } });
+    const h = await harness();
+    const webhook = await createWebhook(h, {
+      retry_config: { strategy: 'fixed_interval', initial_delay: 1000, max_attempts: 3 },
+    });
+    const job = jobFor(webhook.webhook_id);
+
+    await h.processor.process([message(job)]);
+
+    const delays = h.queue.sent.map((entry) => entry.delaySeconds);
+    expect(delays).toHaveLength(1);
+    expect(delays[0]).toBeGreaterThanOrEqual(120);
+    expect(delays[0]).toBeLessThanOrEqual(121);
+  });
+
+  it('disables the webhook on 410 Gone and stops', async () => {
+    receiver.setDefault({ status: 410 });
+    const h = await harness();
+    const webhook = await createWebhook(h);
+    const job = jobFor(webhook.webhook_id);
+
+    await h.processor.process([message(job)]);
+
+    const record = await h.deliveries.get(webhook.webhook_id, job.delivery_id);
+    expect(record?.status).toBe('failed');
+    expect(h.queue.sent).toEqual([]);
+    const stored = await h.webhooks.get(TENANT, webhook.webhook_id);
+    expect(stored?.is_active).toBe(false);
+    expect(stored?.auto_disabled_at).toBeTruthy();
+  });
+
+  it('disables a webhook failing without a break for 24 hours; a success resets the clock', async () => {
+    const h = await harness();
+    const webhook = await createWebhook(h, { retry_config: { max_attempts: 1 } });
+    receiver.setDefault({ status: 500 });
+    await h.processor.process([message(jobFor(webhook.webhook_id))]);
+    h.clock.now += 20 * HOUR;
+    receiver.setDefault({ status: 200 });
+    await h.processor.process([message(jobFor(webhook.webhook_id))]);
+    receiver.setDefault({ status: 500 });
+    h.clock.now += 1 * HOUR;
+    await h.processor.process([message(jobFor(webhook.webhook_id))]);
+    h.clock.now += 20 * HOUR;
+    await h.processor.process([message(jobFor(webhook.webhook_id))]);
+    const stillOn = await h.webhooks.get(TENANT, webhook.webhook_id);
+
+    h.clock.now += 5 * HOUR;
+    await h.processor.process([message(jobFor(webhook.webhook_id))]);
+
+    expect(stillOn?.is_active).toBe(true);
+    const stored = await h.webhooks.get(TENANT, webhook.webhook_id);
+    expect(stored?.is_active).toBe(false);
+    expect(stored?.auto_disabled_at).toBe(new Date(h.clock.now).toISOString());
+  });
+});
+
+describe('faults', () => {
+  it('loses nothing when the worker dies mid-batch, and never repeats an attempt number', async () => {
+    let recordWrites = 0;
+    const h = await harness({
+      store: (store) => ({
+        claimFirst: (record) => store.claimFirst(record),
+        claimNext: (...args) => store.claimNext(...args),
+        get: (...args) => store.get(...args),
+        markDeadLettered: (...args) => store.markDeadLettered(...args),
+        recordAttempt: async (...args) => {
+          recordWrites += 1;
+          if (recordWrites === 2) throw new Error('the function was killed');
+          return store.recordAttempt(...args);
+        },
+      }),
+    });
+    const webhook = await createWebhook(h);
+    const jobs = [1, 2, 3].map(() => jobFor(webhook.webhook_id));
+    const batch = jobs.map((job, index) => message(job, `m${index}`));
+
+    const failures = await h.processor.process(batch);
+    // SQS brings the failed message back after the visibility timeout.
+    h.clock.now += 120_000;
+    const redelivered = batch.filter((entry) => failures.includes(entry.id));
+    await h.processor.process(redelivered);
+    h.clock.now += 120_000;
+    await h.processor.process(h.queue.take());
+
+    expect(failures).toHaveLength(1);
+    const statuses = await Promise.all(
+      jobs.map(
+        async (job) => (await h.deliveries.get(webhook.webhook_id, job.delivery_id))?.status,
+      ),
+    );
+    expect(statuses).toEqual(['delivered', 'delivered', 'delivered']);
+    const sent = attemptHeaders();
+    expect(new Set(sent).size).toBe(sent.length);
+    expect(receiver.requests.length).toBe(4);
+  });
+
+  it('answers a job whose delivery another worker holds with a redelivery, not a second send', async () => {
+    const h = await harness();
+    const webhook = await createWebhook(h);
+    const job = jobFor(webhook.webhook_id);
+    receiver.script({ status: 200, delayMs: 300 });
+
+    const [first, second] = await Promise.all([
+      h.processor.process([message(job, 'first')]),
+      new Promise<string[]>((resolve) =>
+        setTimeout(() => resolve(h.processor.process([message(job, 'second')])), 100),
+      ),
+    ]);
+
+    expect(first).toEqual([]);
+    expect(second).toEqual(['second']);
+    expect(receiver.requests).toHaveLength(1);
+  });
+
+  it('stops the deliveries of a deleted webhook', async () => {
+    const h = await harness();
+    const webhook = await createWebhook(h);
+    await h.webhooks.delete(TENANT, webhook.webhook_id);
+
+    const failures = await h.processor.process([message(jobFor(webhook.webhook_id))]);
+
+    expect(failures).toEqual([]);
+    expect(receiver.requests).toHaveLength(0);
+  });
+});
+
+describe('rate limits', () => {
+  it('delay what is over the limit without spending attempts', async () => {
+    const h = await harness();
+    const webhook = await createWebhook(h, {
+      rate_limit: { enabled: true, requests_per_minute: 60, burst_limit: 2 },
+    });
+    const jobs = [1, 2, 3, 4, 5].map(() => jobFor(webhook.webhook_id));
+
+    await h.processor.process(jobs.map((job, index) => message(job, `m${index}`)));
+
+    expect(receiver.requests).toHaveLength(2);
+    expect(h.queue.sent.map(({ job }) => job.attempt)).toEqual([1, 1, 1]);
+    const delays = h.queue.sent.map(({ delaySeconds }) => delaySeconds);
+    expect(delays.every((delay) => delay >= 1 && delay <= 4)).toBe(true);
+    // Idle time refills the burst, never more than the burst.
+    h.clock.now += 5_000;
+    await h.processor.process(h.queue.take());
+    expect(receiver.requests).toHaveLength(4);
+    expect(h.queue.sent.map(({ job }) => job.attempt)).toEqual([1]);
+    h.clock.now += 5_000;
+    await h.processor.process(h.queue.take());
+    expect(receiver.requests).toHaveLength(5);
+  });
+});

@@ -196,15 +196,21 @@ export class WebhookRepository implements WebhookStore, WebhookDirectory {
     );
   }
 
-  /** One BatchGet per 100 webhooks; eventually consistent, which delivery can afford. */
+  /**
+   * One BatchGet per 100 webhooks. Strongly consistent: a webhook created a
+   * moment ago must not look deleted to its first delivery.
+   */
   async getMany(
     keys: readonly { tenant: string; webhookId: string }[],
   ): Promise<Map<string, WebhookRecord>> {
     const found = new Map<string, WebhookRecord>();
     for (let start = 0; start < keys.length; start += 100) {
-      let request: Record<string, { Keys: Record<string, unknown>[] }> | undefined = {
+      let request:
+        | Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }>
+        | undefined = {
         [this.#table]: {
           Keys: keys.slice(start, start + 100).map((key) => this.#key(key.tenant, key.webhookId)),
+          ConsistentRead: true,
         },
       };
       for (let round = 0; request && round < 5; round++) {
@@ -217,7 +223,10 @@ export class WebhookRepository implements WebhookStore, WebhookDirectory {
         }
         const left: Record<string, unknown>[] | undefined =
           answer.UnprocessedKeys?.[this.#table]?.Keys;
-        request = left && left.length > 0 ? { [this.#table]: { Keys: left } } : undefined;
+        request =
+          left && left.length > 0
+            ? { [this.#table]: { Keys: left, ConsistentRead: true } }
+            : undefined;
       }
       if (request) throw new Error('DynamoDB left webhook reads unprocessed after 5 rounds');
     }

@@ -1,7 +1,7 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { EXPIRES_AT, KEYS, RATE_SORT, webhookPartition } from '../commons/table.ts';
 import type { RateLimiter } from '../domain/delivery/ports.ts';
-import { admit } from '../domain/delivery/rate-limit.ts';
+import { reserve } from '../domain/delivery/rate-limit.ts';
 import { conditionHeld } from './records.ts';
 
 /**
@@ -22,26 +22,24 @@ export class RateLimitRepository implements RateLimiter {
     this.#table = tableName;
   }
 
-  async acquire(
+  async reserve(
     webhookId: string,
     limit: { requests_per_minute: number; burst_limit: number },
     requested: number,
     nowMs: number,
-  ): Promise<{ admitted: number; waitMs: number; intervalMs: number }> {
+  ): Promise<number[]> {
     const key = { [KEYS.partition]: webhookPartition(webhookId), [KEYS.sort]: RATE_SORT };
-    const intervalMs = MINUTE_MS / limit.requests_per_minute;
     for (let round = 0; round < ROUNDS; round++) {
       const { Item } = await this.#db.send(
         new GetCommand({ TableName: this.#table, Key: key, ConsistentRead: true }),
       );
       const previous = typeof Item?.tat === 'number' ? Item.tat : undefined;
-      const decision = admit(
+      const decision = reserve(
         previous === undefined ? undefined : { tat: previous },
         nowMs,
         limit,
         requested,
       );
-      if (decision.admitted === 0) return { admitted: 0, waitMs: decision.waitMs, intervalMs };
       const written = await conditionHeld(
         this.#db.send(
           new PutCommand({
@@ -60,9 +58,8 @@ export class RateLimitRepository implements RateLimiter {
           }),
         ),
       );
-      if (written) return { admitted: decision.admitted, waitMs: decision.waitMs, intervalMs };
+      if (written) return decision.slots;
     }
-    // Heavy contention: admit nothing now; the jobs wait one interval and try again.
-    return { admitted: 0, waitMs: intervalMs, intervalMs };
+    throw new Error(`The rate limit of webhook ${webhookId} is too contended; try again`);
   }
 }

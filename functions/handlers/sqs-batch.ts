@@ -5,7 +5,14 @@ import type { QueueMessage } from '../domain/delivery/processor.ts';
 /** Lambda's SQS batch shape in and out: messages by id, failures reported one by one. */
 
 export const messagesOf = (event: SQSEvent): QueueMessage[] =>
-  event.Records.map((record) => ({ id: record.messageId, body: record.body }));
+  event.Records.map((record) => {
+    const sentAt = Number(record.attributes.SentTimestamp);
+    return {
+      id: record.messageId,
+      body: record.body,
+      ...(Number.isFinite(sentAt) && sentAt > 0 ? { sentAt } : {}),
+    };
+  });
 
 export const batchResponse = (failedIds: readonly string[]): SQSBatchResponse => ({
   batchItemFailures: failedIds.map((itemIdentifier) => ({ itemIdentifier })),

@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { parseIngestEvent } from '../events/ingest.ts';
 import type { WebhookRecord } from '../webhooks/schema.ts';
-import { deliveryIdFor } from './ids.ts';
+import { deliveryIdFor, stableUuid } from './ids.ts';
 import type { DeliveryJob } from './jobs.ts';
 import { matchingWebhooks } from './matching.ts';
 import type { DeliveryEvent } from './model.ts';
@@ -31,7 +30,6 @@ export interface FanOutDependencies {
 
 export interface FanOutOptions {
   now?: () => Date;
-  newId?: () => string;
   log?: (
     level: 'info' | 'warn' | 'error',
     message: string,
@@ -49,13 +47,11 @@ export interface FanOutResult {
 export class FanOut {
   readonly #deps: FanOutDependencies;
   readonly #now: () => Date;
-  readonly #newId: () => string;
   readonly #log: NonNullable<FanOutOptions['log']>;
 
   constructor(deps: FanOutDependencies, options: FanOutOptions = {}) {
     this.#deps = deps;
     this.#now = options.now ?? (() => new Date());
-    this.#newId = options.newId ?? randomUUID;
     this.#log = options.log ?? (() => undefined);
   }
 
@@ -65,7 +61,11 @@ export class FanOut {
     const rejected: { body: string; reason: string; messageId: string }[] = [];
     const byTenant = new Map<string, { messageId: string; event: DeliveryEvent }[]>();
     for (const message of messages) {
-      const parsed = parseIngestEvent(message.body, { now, newId: this.#newId });
+      // Defaults come from the message, not the moment: a message delivered twice is one event.
+      const parsed = parseIngestEvent(message.body, {
+        now: message.sentAt === undefined ? now : new Date(message.sentAt),
+        newId: () => stableUuid(`${message.id}`),
+      });
       if (!parsed.ok) {
         rejected.push({ body: message.body, reason: parsed.reason, messageId: message.id });
         continue;

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { deliveryIdBounds, deliveryIdFor, deliveryIdTime, newDeliveryId } from './ids.ts';
+import {
+  deliveryIdBounds,
+  deliveryIdFor,
+  deliveryIdTime,
+  newDeliveryId,
+  stableUuid,
+} from './ids.ts';
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -33,5 +39,15 @@ describe('delivery ids', () => {
     const id = newDeliveryId(1_700_000_000_000);
     expect(first <= id && id <= last).toBe(true);
     expect(deliveryIdBounds(1_700_000_000_001).first > last).toBe(true);
+  });
+});
+
+describe('stable ids', () => {
+  it('are UUIDs that depend on their seed alone', () => {
+    expect(stableUuid('message-1')).toBe(stableUuid('message-1'));
+    expect(stableUuid('message-1')).not.toBe(stableUuid('message-2'));
+    expect(stableUuid('message-1')).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
   });
 });

@@ -46,3 +46,15 @@ export const deliveryIdBounds = (timeMs: number): { first: string; last: string 
 /** The time a delivery id carries. */
 export const deliveryIdTime = (deliveryId: string): number =>
   Number.parseInt(deliveryId.replaceAll('-', '').slice(0, 12), 16);
+
+/**
+ * A UUID (version 8 layout) derived from `seed`: the same seed always gives
+ * the same id. The fan-out names an event that came without an id after its
+ * queue message, so the message delivered twice is still one event.
+ */
+export const stableUuid = (seed: string): string => {
+  const bytes = createHash('sha256').update(seed).digest().subarray(0, 16);
+  bytes[6] = 0x80 | ((bytes[6] ?? 0) & 0x0f);
+  bytes[8] = 0x80 | ((bytes[8] ?? 0) & 0x3f);
+  return formatUuid(Buffer.from(bytes));
+};

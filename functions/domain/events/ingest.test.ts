@@ -88,7 +88,7 @@ describe('parseIngestEvent', () => {
     expect(reasonFor(body)).toBe(reason);
   });
 
-  it('refuses a body over 200 KiB of UTF-8, counting bytes rather than characters', () => {
+  it('refuses a body over 128 KiB of UTF-8, counting bytes rather than characters', () => {
     // Prepare: 'é' is two bytes, so this is under the limit in characters but over it in bytes.
     const body = message({ data: { text: 'é'.repeat(MAX_INGEST_BODY_BYTES / 2) } });
 
@@ -98,7 +98,9 @@ describe('parseIngestEvent', () => {
     // Assess
     expect(body.length).toBeLessThan(MAX_INGEST_BODY_BYTES * 1.01);
     expect(reason).toMatch(
-      /^Invalid event: the message is \d+ bytes; at most 204800 are accepted$/,
+      new RegExp(
+        `^Invalid event: the message is \\d+ bytes; at most ${MAX_INGEST_BODY_BYTES} are accepted$`,
+      ),
     );
   });
 
@@ -209,5 +211,22 @@ describe('parseIngestEvent', () => {
     expect(body).toContain('"k29":{"__proto__":1}');
     expect(reason.split('; ')).toHaveLength(21);
     expect(reason).toMatch(/; and 10 more$/);
+  });
+});
+
+describe('size once normalised', () => {
+  it('refuses an event whose numbers grow past the limit when written back out', () => {
+    const count = Math.floor(MAX_INGEST_BODY_BYTES / 6);
+    const body = JSON.stringify({
+      event_type: 'ticket.created',
+      tenant_id: 'acme',
+      data: { values: [] },
+    }).replace('[]', `[${Array.from({ length: count }, () => '1e20').join(',')}]`);
+
+    const result = parseIngestEvent(body, { now: new Date(0), newId: () => 'id-1' });
+
+    expect(Buffer.byteLength(body)).toBeLessThanOrEqual(MAX_INGEST_BODY_BYTES);
+    expect(result.ok).toBe(false);
+    expect(result.ok ? '' : result.reason).toMatch(/once normalised/);
   });
 });

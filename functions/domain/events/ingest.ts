@@ -11,10 +11,10 @@ import { EVENT_TYPES, TEST_EVENT_TYPE } from './catalog.ts';
  */
 
 /** Leaves room under SQS's 256 KiB for the delivery job that carries the event. */
-export const MAX_INGEST_BODY_BYTES = 200 * 1024;
+export const MAX_INGEST_BODY_BYTES = 128 * 1024;
 /**
  * Deeper data is refused: payload building, XML encoding and JSON.stringify
- * recurse, and a 200 KiB body of nested brackets would overflow their stack.
+ * recurse, and a 128 KiB body of nested brackets would overflow their stack.
  */
 export const MAX_INGEST_DEPTH = 64;
 /** A reason lists at most this many problems, so one bad message cannot flood the logs. */
@@ -98,19 +98,25 @@ export const parseIngestEvent = (body: string, defaults: IngestDefaults): Ingest
   if (!result.success || problems.length > 0) return refuse(problems);
 
   const message = result.output;
-  return {
-    ok: true,
-    event: {
-      event_id: message.event_id ?? defaults.newId(),
-      event_type: message.event_type,
-      tenant_id: message.tenant_id,
-      occurred_at: message.occurred_at ?? defaults.now.toISOString(),
-      entity_type: message.entity_type ?? firstSegment(message.event_type),
-      ...(message.entity_id === undefined ? {} : { entity_id: message.entity_id }),
-      ...(message.tags === undefined ? {} : { tags: message.tags }),
-      data: message.data,
-    },
+  const event: DeliveryEvent = {
+    event_id: message.event_id ?? defaults.newId(),
+    event_type: message.event_type,
+    tenant_id: message.tenant_id,
+    occurred_at: message.occurred_at ?? defaults.now.toISOString(),
+    entity_type: message.entity_type ?? firstSegment(message.event_type),
+    ...(message.entity_id === undefined ? {} : { entity_id: message.entity_id }),
+    ...(message.tags === undefined ? {} : { tags: message.tags }),
+    data: message.data,
   };
+  // JSON.parse then stringify can grow a body (1e20 becomes 100000000000000000000):
+  // the event as delivery jobs carry it must fit too.
+  const serialized = Buffer.byteLength(JSON.stringify(event), 'utf8');
+  if (serialized > MAX_INGEST_BODY_BYTES) {
+    return refuse([
+      `the event is ${serialized} bytes once normalised; at most ${MAX_INGEST_BODY_BYTES} are accepted`,
+    ]);
+  }
+  return { ok: true, event };
 };
 
 const firstSegment = (eventType: string): string => eventType.split('.')[0] ?? eventType;

@@ -55,7 +55,7 @@ export const QUEUES = {
   deliveries: {
     name: 'webhook-deliveries',
     deadLetterQueue: 'webhook-deliveries-dlq',
-    visibilityTimeoutSeconds: 360,
+    visibilityTimeoutSeconds: 540,
     maxReceiveCount: 5,
   },
 } as const satisfies Record<string, QueueDefinition>;
@@ -68,8 +68,12 @@ export const FUNCTION_TIMEOUT_SECONDS = {
   api: 29,
   authorizer: 10,
   fanOut: 30,
-  /** A batch of 10 deliveries at the longest per-attempt timeout (30 s) each, sent concurrently, plus bookkeeping. */
-  delivery: 60,
+  /**
+   * A batch's deliveries go out concurrently; the longest attempt is an OAuth2
+   * one refreshed after a 401: two token requests (10 s each at most) and two
+   * sends (30 s each at most), plus a rate-limit slot wait and bookkeeping.
+   */
+  delivery: 90,
 } as const;
 
 export const API = {

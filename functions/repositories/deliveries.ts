@@ -83,6 +83,7 @@ export class DeliveryRepository implements DeliveryStore, EventLedger {
     deliveryId: string,
     attempt: number,
     startedAt: string,
+    claim: string,
   ): Promise<DeliveryRecord | undefined> {
     try {
       const { Attributes } = await this.#db.send(
@@ -96,7 +97,7 @@ export class DeliveryRepository implements DeliveryStore, EventLedger {
           ExpressionAttributeValues: {
             ':attempt': attempt,
             ':previous': attempt - 1,
-            ':flight': { attempt, started_at: startedAt },
+            ':flight': { attempt, started_at: startedAt, claim },
             ':at': startedAt,
             ':pending': 'pending',
             ':retrying': 'retrying',
@@ -126,22 +127,21 @@ export class DeliveryRepository implements DeliveryStore, EventLedger {
   recordAttempt(
     webhookId: string,
     deliveryId: string,
-    attempt: AttemptRecord,
+    number: number,
+    attempt: AttemptRecord | undefined,
     outcome: DeliveryOutcome,
   ): Promise<boolean> {
     const values: Record<string, unknown> = {
       ':status': outcome.status,
-      ':attempt': [attempt],
-      ':number': attempt.attempt,
+      ':number': number,
       ':at': outcome.updated_at,
       ':expires': this.#expiry(Date.parse(outcome.updated_at)),
     };
-    const set = [
-      '#status = :status',
-      'attempts = list_append(attempts, :attempt)',
-      'updated_at = :at',
-      '#expires = :expires',
-    ];
+    const set = ['#status = :status', 'updated_at = :at', '#expires = :expires'];
+    if (attempt) {
+      set.push('attempts = list_append(attempts, :attempt)');
+      values[':attempt'] = [attempt];
+    }
     const remove = ['in_flight'];
     for (const field of ['next_retry_at', 'final_reason', 'completed_at'] as const) {
       const value = outcome[field];
@@ -165,16 +165,46 @@ export class DeliveryRepository implements DeliveryStore, EventLedger {
     );
   }
 
-  async markDeadLettered(webhookId: string, deliveryId: string): Promise<void> {
+  async markFollowUp(webhookId: string, deliveryId: string, attempt: number): Promise<void> {
     await conditionHeld(
       this.#db.send(
         new UpdateCommand({
           TableName: this.#table,
           Key: this.#key(webhookId, deliveryId),
-          UpdateExpression: 'SET dead_lettered = :yes',
+          UpdateExpression: 'SET follow_up = :attempt',
           ConditionExpression: 'attribute_exists(#pk)',
           ExpressionAttributeNames: { '#pk': KEYS.partition },
-          ExpressionAttributeValues: { ':yes': true },
+          ExpressionAttributeValues: { ':attempt': attempt },
+        }),
+      ),
+    );
+  }
+
+  takeDeadLetter(webhookId: string, deliveryId: string): Promise<boolean> {
+    return conditionHeld(
+      this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: this.#key(webhookId, deliveryId),
+          UpdateExpression: 'SET dead_lettered = :yes',
+          ConditionExpression: '#status = :abandoned AND dead_lettered = :no',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':yes': true, ':no': false, ':abandoned': 'abandoned' },
+        }),
+      ),
+    );
+  }
+
+  async releaseDeadLetter(webhookId: string, deliveryId: string): Promise<void> {
+    await conditionHeld(
+      this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: this.#key(webhookId, deliveryId),
+          UpdateExpression: 'SET dead_lettered = :no',
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': KEYS.partition },
+          ExpressionAttributeValues: { ':no': false },
         }),
       ),
     );
@@ -192,15 +222,55 @@ export class DeliveryRepository implements DeliveryStore, EventLedger {
           Key: this.#key(record.webhook_id, record.delivery_id),
           UpdateExpression:
             'SET #status = :pending, chain_start = attempt_count, updated_at = :at, dead_lettered = :no, #expires = :expires REMOVE next_retry_at, final_reason, completed_at',
-          ConditionExpression: 'attempt_count = :count AND attribute_not_exists(in_flight)',
+          ConditionExpression:
+            'attempt_count = :count AND attribute_not_exists(in_flight) AND #status IN (:delivered, :failed, :abandoned)',
           ExpressionAttributeNames: { '#status': 'status', '#expires': EXPIRES_AT },
           ExpressionAttributeValues: {
+            ':delivered': 'delivered',
+            ':failed': 'failed',
+            ':abandoned': 'abandoned',
             ':pending': 'pending',
             ':at': at,
             ':no': false,
             ':count': record.attempt_count,
             ':expires': this.#expiry(Date.parse(at)),
           },
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Undoes restartChain when the retry's job could not be queued: the
+   * delivery is as it was, so the caller can try again.
+   */
+  async revertChain(record: DeliveryRecord): Promise<void> {
+    const names: Record<string, string> = { '#status': 'status' };
+    const values: Record<string, unknown> = {
+      ':previous': record.status,
+      ':chain': record.chain_start,
+      ':count': record.attempt_count,
+      ':pending': 'pending',
+      ':dead': record.dead_lettered,
+    };
+    const set = ['#status = :previous', 'chain_start = :chain', 'dead_lettered = :dead'];
+    for (const field of ['final_reason', 'completed_at'] as const) {
+      const value = record[field];
+      if (value) {
+        set.push(`${field} = :${field}`);
+        values[`:${field}`] = value;
+      }
+    }
+    await conditionHeld(
+      this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: this.#key(record.webhook_id, record.delivery_id),
+          UpdateExpression: `SET ${set.join(', ')}`,
+          ConditionExpression:
+            '#status = :pending AND attempt_count = :count AND attribute_not_exists(in_flight)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
         }),
       ),
     );

@@ -162,9 +162,16 @@ export class WebhookRepository implements WebhookStore, WebhookDirectory {
     const names: Record<string, string> = { '#version': 'version' };
     const values: Record<string, unknown> = { ':expected': expectedVersion, ':one': 1 };
     const assignments = ['#version = #version + :one'];
+    // A cleared field is removed, not stored as null: a stored null would
+    // count as present to if_not_exists in the delivery counters' update.
+    const removals: string[] = [];
     Object.entries(changes).forEach(([field, value], index) => {
       if (field === 'version' || value === undefined) return;
       names[`#f${index}`] = field;
+      if (value === null) {
+        removals.push(`#f${index}`);
+        return;
+      }
       values[`:v${index}`] = value;
       assignments.push(`#f${index} = :v${index}`);
     });
@@ -173,7 +180,7 @@ export class WebhookRepository implements WebhookStore, WebhookDirectory {
         new UpdateCommand({
           TableName: this.#table,
           Key: this.#key(tenant, webhookId),
-          UpdateExpression: `SET ${assignments.join(', ')}`,
+          UpdateExpression: `SET ${assignments.join(', ')}${removals.length > 0 ? ` REMOVE ${removals.join(', ')}` : ''}`,
           // Requires the item to exist: a delete that won the race is final.
           ConditionExpression: '#version = :expected',
           ExpressionAttributeNames: names,
@@ -202,8 +209,9 @@ export class WebhookRepository implements WebhookStore, WebhookDirectory {
    */
   async getMany(
     keys: readonly { tenant: string; webhookId: string }[],
-  ): Promise<Map<string, WebhookRecord>> {
+  ): Promise<{ found: Map<string, WebhookRecord>; unreadable: Set<string> }> {
     const found = new Map<string, WebhookRecord>();
+    const unreadable = new Set<string>();
     for (let start = 0; start < keys.length; start += 100) {
       let request:
         | Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }>
@@ -218,8 +226,15 @@ export class WebhookRepository implements WebhookStore, WebhookDirectory {
           new BatchGetCommand({ RequestItems: request }),
         );
         for (const item of answer.Responses?.[this.#table] ?? []) {
-          const webhook = readWebhook(item);
-          found.set(webhook.webhook_id, webhook);
+          try {
+            const webhook = readWebhook(item);
+            found.set(webhook.webhook_id, webhook);
+          } catch (error) {
+            if (!(error instanceof UnreadableRecordError)) throw error;
+            this.#onUnreadable(error);
+            const sort = item[KEYS.sort];
+            if (typeof sort === 'string') unreadable.add(sort.slice(WEBHOOK_SORT_PREFIX.length));
+          }
         }
         const left: Record<string, unknown>[] | undefined =
           answer.UnprocessedKeys?.[this.#table]?.Keys;
@@ -230,7 +245,7 @@ export class WebhookRepository implements WebhookStore, WebhookDirectory {
       }
       if (request) throw new Error('DynamoDB left webhook reads unprocessed after 5 rounds');
     }
-    return found;
+    return { found, unreadable };
   }
 
   /**
@@ -247,9 +262,12 @@ export class WebhookRepository implements WebhookStore, WebhookDirectory {
       ':total': stats.delivered + stats.failed,
       ':ok': stats.delivered,
       ':failed': stats.failed,
-      ':last': stats.lastAttemptAt,
     };
-    const set = ['last_delivery_at = :last'];
+    const set: string[] = [];
+    if (stats.lastAttemptAt) {
+      set.push('last_delivery_at = :last');
+      values[':last'] = stats.lastAttemptAt;
+    }
     const remove: string[] = [];
     if (stats.lastSuccessAt) {
       set.push('last_success_at = :success');
@@ -274,7 +292,11 @@ export class WebhookRepository implements WebhookStore, WebhookDirectory {
         new UpdateCommand({
           TableName: this.#table,
           Key: this.#key(tenant, webhookId),
-          UpdateExpression: `ADD total_deliveries :total, successful_deliveries :ok, failed_deliveries :failed SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`,
+          UpdateExpression: [
+            'ADD total_deliveries :total, successful_deliveries :ok, failed_deliveries :failed',
+            set.length > 0 ? `SET ${set.join(', ')}` : '',
+            remove.length > 0 ? `REMOVE ${remove.join(', ')}` : '',
+          ].join(' '),
           ConditionExpression: 'attribute_exists(#pk)',
           ExpressionAttributeNames: { '#pk': KEYS.partition },
           ExpressionAttributeValues: values,

@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { signingSecrets } from '../domain/delivery/attempt.ts';
+import { deliveryIdTime } from '../domain/delivery/ids.ts';
 import { DELIVERY_STATUSES } from '../domain/delivery/model.ts';
 import { deliveryDetailView, deliverySummaryView } from '../domain/delivery/record.ts';
 import type { DeliveryService } from '../domain/delivery/service.ts';
@@ -68,6 +69,15 @@ const historyQuerySchema = v.pipe(
       'must not be after to_date',
     ),
     ['from_date'],
+  ),
+  // A cursor from another date range would start the query outside its own key range.
+  v.forward(
+    v.check(({ cursor, from_date, to_date }) => {
+      if (!cursor) return true;
+      const at = deliveryIdTime(cursor);
+      return (!from_date || at >= Date.parse(from_date)) && (!to_date || at <= Date.parse(to_date));
+    }, 'belongs to a page of other dates; start again without it'),
+    ['cursor'],
   ),
 );
 
@@ -192,7 +202,10 @@ export const deliveryRoutes = (
       return ok({
         webhook_id: webhook.webhook_id,
         signing_secret: webhook.signing_secret,
-        previous_secret_expires_at: webhook.previous_signing_secrets?.[0]?.expires_at ?? null,
+        previous_secret_expires_at:
+          body.grace_period_hours > 0
+            ? (webhook.previous_signing_secrets?.[0]?.expires_at ?? null)
+            : null,
         rotated_at: webhook.updated_at,
       });
     },

@@ -5,9 +5,10 @@ import { createDocumentClient } from '../../functions/commons/clients.ts';
 import { HttpSender } from '../../functions/delivery/http-sender.ts';
 import { deliveryIdFor } from '../../functions/domain/delivery/ids.ts';
 import type { DeliveryJob } from '../../functions/domain/delivery/jobs.ts';
-import type { DeliveryStore, JobQueue } from '../../functions/domain/delivery/ports.ts';
+import type { JobQueue } from '../../functions/domain/delivery/ports.ts';
 import { DeliveryProcessor, type QueueMessage } from '../../functions/domain/delivery/processor.ts';
 import { webhookConfigSchema } from '../../functions/domain/webhooks/schema.ts';
+import { WebhookService } from '../../functions/domain/webhooks/service.ts';
 import { newWebhook } from '../../functions/domain/webhooks/webhook.ts';
 import { DeliveryRepository } from '../../functions/repositories/deliveries.ts';
 import { RateLimitRepository } from '../../functions/repositories/rate-limits.ts';
@@ -76,7 +77,22 @@ interface Harness {
   clock: { now: number };
 }
 
-const harness = async (options: { store?: (store: DeliveryStore) => DeliveryStore } = {}) => {
+/** The repository with its nth attempt write failing, as a killed function's would. */
+class FailingRepository extends DeliveryRepository {
+  #writes = 0;
+  readonly #failing: number;
+  constructor(failing: number, ...args: ConstructorParameters<typeof DeliveryRepository>) {
+    super(...args);
+    this.#failing = failing;
+  }
+  override recordAttempt(...args: Parameters<DeliveryRepository['recordAttempt']>) {
+    this.#writes += 1;
+    if (this.#writes === this.#failing) return Promise.reject(new Error('the function was killed'));
+    return super.recordAttempt(...args);
+  }
+}
+
+const harness = async (options: { failingRecordWrite?: number } = {}) => {
   tableSuffix += 1;
   const configTable = `config-${tableSuffix}`;
   const deliveriesTable = `deliveries-${tableSuffix}`;
@@ -91,7 +107,15 @@ const harness = async (options: { store?: (store: DeliveryStore) => DeliveryStor
   const queue = new RecordingQueue();
   const webhooks = new WebhookRepository(db, configTable);
   const deliveries = new DeliveryRepository(db, deliveriesTable, 30 * 24 * HOUR, () => clock.now);
-  const store = options.store ? options.store(deliveries) : deliveries;
+  const store = options.failingRecordWrite
+    ? new FailingRepository(
+        options.failingRecordWrite,
+        db,
+        deliveriesTable,
+        30 * 24 * HOUR,
+        () => clock.now,
+      )
+    : deliveries;
   const processor = new DeliveryProcessor(
     {
       sender,
@@ -111,6 +135,9 @@ const harness = async (options: { store?: (store: DeliveryStore) => DeliveryStor
       staleAttemptMs: 90_000,
       now: () => new Date(clock.now),
       random: () => 0.5,
+      sleep: async (ms) => {
+        clock.now += ms;
+      },
     },
   );
   return { processor, queue, webhooks, deliveries, clock } satisfies Harness;
@@ -316,20 +343,7 @@ describe('a failing receiver', () => {
 
 describe('faults', () => {
   it('loses nothing when the worker dies mid-batch, and never repeats an attempt number', async () => {
-    let recordWrites = 0;
-    const h = await harness({
-      store: (store) => ({
-        claimFirst: (record) => store.claimFirst(record),
-        claimNext: (...args) => store.claimNext(...args),
-        get: (...args) => store.get(...args),
-        markDeadLettered: (...args) => store.markDeadLettered(...args),
-        recordAttempt: async (...args) => {
-          recordWrites += 1;
-          if (recordWrites === 2) throw new Error('the function was killed');
-          return store.recordAttempt(...args);
-        },
-      }),
-    });
+    const h = await harness({ failingRecordWrite: 2 });
     const webhook = await createWebhook(h);
     const jobs = [1, 2, 3].map(() => jobFor(webhook.webhook_id));
     const batch = jobs.map((job, index) => message(job, `m${index}`));
@@ -394,17 +408,152 @@ describe('rate limits', () => {
 
     await h.processor.process(jobs.map((job, index) => message(job, `m${index}`)));
 
-    expect(receiver.requests).toHaveLength(2);
-    expect(h.queue.sent.map(({ job }) => job.attempt)).toEqual([1, 1, 1]);
-    const delays = h.queue.sent.map(({ delaySeconds }) => delaySeconds);
-    expect(delays.every((delay) => delay >= 1 && delay <= 4)).toBe(true);
-    // Idle time refills the burst, never more than the burst.
-    h.clock.now += 5_000;
-    await h.processor.process(h.queue.take());
-    expect(receiver.requests).toHaveLength(4);
-    expect(h.queue.sent.map(({ job }) => job.attempt)).toEqual([1]);
+    // The burst goes at once, the next slot (a second later) is waited for, the rest queued.
+    expect(receiver.requests).toHaveLength(3);
+    expect(h.queue.sent.map(({ job }) => [job.attempt, job.rate_slot])).toEqual([
+      [1, true],
+      [1, true],
+    ]);
+    expect(h.queue.sent.map(({ delaySeconds }) => delaySeconds)).toEqual([0, 1]);
+    // Each waiting job holds its slot: when due it goes without asking again.
     h.clock.now += 5_000;
     await h.processor.process(h.queue.take());
     expect(receiver.requests).toHaveLength(5);
+    expect(h.queue.sent).toEqual([]);
+  });
+});
+
+describe('follow-ups', () => {
+  it('are queued once, however often the job of a recorded attempt comes back', async () => {
+    receiver.setDefault({ status: 500 });
+    const h = await harness();
+    const webhook = await createWebhook(h, {
+      retry_config: { strategy: 'fixed_interval', initial_delay: 60_000, max_attempts: 3 },
+    });
+    const job = jobFor(webhook.webhook_id);
+
+    await h.processor.process([message(job, 'first')]);
+    await h.processor.process([message(job, 'again'), message(job, 'and again')]);
+
+    expect(receiver.requests).toHaveLength(1);
+    expect(h.queue.sent.map(({ job: next }) => next.attempt)).toEqual([2]);
+  });
+
+  it('queue the next attempt again when the first queueing was lost', async () => {
+    receiver.setDefault({ status: 500 });
+    const h = await harness();
+    const webhook = await createWebhook(h, {
+      retry_config: { strategy: 'fixed_interval', initial_delay: 60_000, max_attempts: 3 },
+    });
+    const job = jobFor(webhook.webhook_id);
+    const send = h.queue.send.bind(h.queue);
+    h.queue.send = () => Promise.reject(new Error('SQS is down'));
+
+    const failures = await h.processor.process([message(job, 'first')]);
+    h.queue.send = send;
+    await h.processor.process([message(job, 'first')]);
+
+    expect(failures).toEqual(['first']);
+    expect(receiver.requests).toHaveLength(1);
+    expect(h.queue.sent.map(({ job: next }) => next.attempt)).toEqual([2]);
+  });
+
+  it('copy an abandoned delivery to the dead-letter queue once', async () => {
+    receiver.setDefault({ status: 500 });
+    const h = await harness();
+    const webhook = await createWebhook(h, { retry_config: { max_attempts: 1 } });
+    const job = jobFor(webhook.webhook_id);
+
+    await h.processor.process([message(job, 'first')]);
+    await h.processor.process([message(job, 'again'), message(job, 'and again')]);
+
+    expect(h.queue.deadLetters).toHaveLength(1);
+  });
+});
+
+describe('interrupted attempts', () => {
+  it('are recorded as cut off once stale, and the delivery goes on with the next number', async () => {
+    const h = await harness();
+    const webhook = await createWebhook(h, {
+      retry_config: { strategy: 'fixed_interval', initial_delay: 1000, max_attempts: 3 },
+    });
+    const job = jobFor(webhook.webhook_id);
+    // A worker claimed attempt 1 and died before recording anything.
+    await h.deliveries.claimFirst({
+      delivery_id: job.delivery_id,
+      webhook_id: webhook.webhook_id,
+      tenant: TENANT,
+      event: job.event,
+      event_type: job.event.event_type,
+      status: 'pending',
+      is_test: false,
+      attempt_count: 1,
+      chain_start: 0,
+      in_flight: { attempt: 1, started_at: new Date(h.clock.now).toISOString(), claim: 'dead' },
+      attempts: [],
+      dead_lettered: false,
+      created_at: new Date(h.clock.now).toISOString(),
+      updated_at: new Date(h.clock.now).toISOString(),
+      expires_at: Math.floor(h.clock.now / 1000) + 86_400,
+    });
+
+    const early = await h.processor.process([message(job, 'early')]);
+    h.clock.now += 120_000;
+    await h.processor.process([message(job, 'late')]);
+    h.clock.now += 2_000;
+    await h.processor.process(h.queue.take());
+
+    expect(early).toEqual(['early']);
+    const record = await h.deliveries.get(webhook.webhook_id, job.delivery_id);
+    expect(
+      record?.attempts.map((attempt) => [attempt.attempt, attempt.error_class ?? null]),
+    ).toEqual([
+      [1, 'timeout'],
+      [2, null],
+    ]);
+    expect(record?.status).toBe('delivered');
+    expect(attemptHeaders()).toEqual([`${job.delivery_id}#2`]);
+  });
+});
+
+describe('webhooks switched off', () => {
+  it('end their pending deliveries as failed without sending, and count them', async () => {
+    const h = await harness();
+    const webhook = await createWebhook(h, { is_active: false });
+    const job = jobFor(webhook.webhook_id);
+
+    await h.processor.process([message(job)]);
+
+    expect(receiver.requests).toHaveLength(0);
+    const record = await h.deliveries.get(webhook.webhook_id, job.delivery_id);
+    expect(record?.status).toBe('failed');
+    expect(record?.attempts).toEqual([]);
+    expect(record?.final_reason).toMatch(/disabled/);
+    const stored = await h.webhooks.get(TENANT, webhook.webhook_id);
+    expect(stored?.failed_deliveries).toBe(1);
+    expect(stored?.last_delivery_at ?? null).toBeNull();
+  });
+
+  it('start afresh when switched back on: an old run of failures does not disable them again', async () => {
+    const h = await harness();
+    const webhook = await createWebhook(h, { retry_config: { max_attempts: 1 } });
+    receiver.setDefault({ status: 500 });
+    await h.processor.process([message(jobFor(webhook.webhook_id))]);
+    h.clock.now += 25 * HOUR;
+    await h.processor.process([message(jobFor(webhook.webhook_id))]);
+    const disabled = await h.webhooks.get(TENANT, webhook.webhook_id);
+    const service = new WebhookService(h.webhooks, {
+      maxWebhooksPerTenant: 10,
+      now: () => new Date(h.clock.now),
+    });
+
+    await service.update(TENANT, webhook.webhook_id, { is_active: true });
+    h.clock.now += HOUR;
+    await h.processor.process([message(jobFor(webhook.webhook_id))]);
+
+    expect(disabled?.is_active).toBe(false);
+    const stored = await h.webhooks.get(TENANT, webhook.webhook_id);
+    expect(stored?.is_active).toBe(true);
+    expect(stored?.auto_disabled_at ?? null).toBeNull();
   });
 });

@@ -19,6 +19,37 @@ import type { AttemptRecord } from './record.ts';
 
 const errorClassSchema = v.picklist(ERROR_CLASSES);
 
+/**
+ * What an attempt record keeps, in UTF-8 bytes. A delivery holds up to 20
+ * attempts and its event (at most 128 KiB) in one DynamoDB item, which
+ * cannot pass 400 KB: 20 x (8 + 2 + 2) KiB of attempts leaves room.
+ */
+const MAX_STORED_BODY_BYTES = 8192;
+const MAX_STORED_HEADER_BYTES = 2048;
+
+/** The longest prefix of `text` within `maxBytes` of UTF-8, never splitting a character. */
+export const capText = (text: string, maxBytes: number): string => {
+  if (Buffer.byteLength(text, 'utf8') <= maxBytes) return text;
+  const cut = Buffer.from(text, 'utf8').subarray(0, maxBytes).toString('utf8');
+  // A character cut in two decodes as U+FFFD at the end; drop it.
+  return cut.endsWith('\uFFFD') ? cut.slice(0, -1) : cut;
+};
+
+/** Headers in order until the budget is spent; the rest are dropped, and a value may be cut. */
+const capHeaders = (headers: Record<string, string>): Record<string, string> => {
+  const kept: [string, string][] = [];
+  let budget = MAX_STORED_HEADER_BYTES;
+  for (const [name, value] of Object.entries(headers)) {
+    const room = budget - Buffer.byteLength(name, 'utf8');
+    if (room <= 0) break;
+    const stored = capText(value, room);
+    kept.push([name, stored]);
+    budget = room - Buffer.byteLength(stored, 'utf8');
+  }
+  // fromEntries defines own properties: a header named __proto__ stays a header.
+  return Object.fromEntries(kept);
+};
+
 export interface AttemptDependencies {
   sender: Sender;
   tokens: OAuth2TokenSource;
@@ -31,7 +62,12 @@ export interface AttemptInput {
   deliveryId: string;
   attempt: number;
   now: Date;
+  /** Caps the webhook's own timeout, for callers with a deadline of their own. */
+  maxTimeoutMs?: number | undefined;
 }
+
+/** A token endpoint gets less time than a receiver: it answers from a cache, or it is down. */
+const MAX_TOKEN_TIMEOUT_MS = 10_000;
 
 export interface AttemptResult {
   record: AttemptRecord;
@@ -60,7 +96,9 @@ export const performAttempt = async (
   input: AttemptInput,
 ): Promise<AttemptResult> => {
   const { webhook, event, deliveryId, attempt, now } = input;
-  const options = { timeoutMs: webhook.retry_config.timeout, verifySsl: webhook.verify_ssl };
+  const timeoutMs = Math.min(webhook.retry_config.timeout, input.maxTimeoutMs ?? Infinity);
+  const options = { timeoutMs, verifySsl: webhook.verify_ssl };
+  const tokenOptions = { ...options, timeoutMs: Math.min(timeoutMs, MAX_TOKEN_TIMEOUT_MS) };
   let request: OutgoingRequest = { url: webhook.url, method: webhook.method, headers: {} };
   const started = now.toISOString();
   const finish = (result: SendResult): AttemptResult => ({
@@ -72,11 +110,11 @@ export const performAttempt = async (
       request: {
         url: request.url,
         method: request.method,
-        headers: redactHeaders(request.headers, webhook),
+        headers: capHeaders(redactHeaders(request.headers, webhook)),
       },
       status_code: result.status_code,
-      response_headers: result.response_headers,
-      response_body: result.response_body,
+      response_headers: capHeaders(result.response_headers),
+      response_body: capText(result.response_body, MAX_STORED_BODY_BYTES),
       error_class: result.error_class,
       error_message: result.error_message,
     },
@@ -113,14 +151,14 @@ export const performAttempt = async (
     request = build();
     return finish(await deps.sender.send(request, options));
   }
-  const token = await tokenOrFailure(deps.tokens, security, options);
+  const token = await tokenOrFailure(deps.tokens, security, tokenOptions);
   if (typeof token !== 'string') return finish(token);
   request = build(token);
   const first = await deps.sender.send(request, options);
   if (first.status_code !== 401) return finish(first);
   // The receiver may have revoked the token before its expiry: fetch a new one, once.
   deps.tokens.invalidate(security);
-  const fresh = await tokenOrFailure(deps.tokens, security, options);
+  const fresh = await tokenOrFailure(deps.tokens, security, tokenOptions);
   if (typeof fresh !== 'string') return finish(fresh);
   request = build(fresh);
   return finish(await deps.sender.send(request, options));

@@ -26,6 +26,8 @@ export const deliveryJobSchema = v.object({
   attempt: v.pipe(v.number(), v.integer(), v.minValue(1)),
   /** Not to be attempted before this time (ms epoch): a wait longer than SQS's 15-minute delay. */
   not_before: v.optional(v.number()),
+  /** The job holds a rate-limit slot at `not_before`: it goes then without asking again. */
+  rate_slot: v.optional(v.boolean()),
   event: eventSchema,
 });
 

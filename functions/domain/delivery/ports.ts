@@ -13,25 +13,36 @@ export interface DeliveryStore {
   /** Writes the record of a delivery's first attempt if the delivery is new; false if it exists. */
   claimFirst(record: DeliveryRecord): Promise<boolean>;
   /**
-   * Marks attempt `attempt` started if the delivery's last attempt was
-   * `attempt - 1`, none is in flight and it is still pending or retrying;
-   * answers the updated record, or undefined when the condition failed.
+   * Marks attempt `attempt` started (with the worker's `claim` token) if the
+   * delivery's last attempt was `attempt - 1`, none is in flight and it is
+   * still pending or retrying; answers the updated record, or undefined when
+   * the condition failed.
    */
   claimNext(
     webhookId: string,
     deliveryId: string,
     attempt: number,
     startedAt: string,
+    claim: string,
   ): Promise<DeliveryRecord | undefined>;
   get(webhookId: string, deliveryId: string): Promise<DeliveryRecord | undefined>;
-  /** Appends the attempt and sets the outcome if that attempt is still the one in flight. */
+  /**
+   * Sets the outcome, appending the attempt when one was made, if attempt
+   * `number` is still the one in flight.
+   */
   recordAttempt(
     webhookId: string,
     deliveryId: string,
-    attempt: AttemptRecord,
+    number: number,
+    attempt: AttemptRecord | undefined,
     outcome: DeliveryOutcome,
   ): Promise<boolean>;
-  markDeadLettered(webhookId: string, deliveryId: string): Promise<void>;
+  /** Notes that the job of attempt `attempt` is on the queue, so a redelivered job does not queue it again. */
+  markFollowUp(webhookId: string, deliveryId: string, attempt: number): Promise<void>;
+  /** Takes the right to copy the delivery to the dead-letter queue; false if it was taken already. */
+  takeDeadLetter(webhookId: string, deliveryId: string): Promise<boolean>;
+  /** Gives that right back when the copy could not be sent. */
+  releaseDeadLetter(webhookId: string, deliveryId: string): Promise<void>;
 }
 
 export interface DeliveryOutcome {
@@ -43,10 +54,13 @@ export interface DeliveryOutcome {
 }
 
 export interface WebhookDirectory {
-  /** The webhooks of these keys that exist, by webhook id; deleted ones are absent. */
+  /**
+   * The webhooks of these keys that exist, by webhook id (deleted ones are
+   * absent), and the ids of stored ones that no longer match their schema.
+   */
   getMany(
     keys: readonly { tenant: string; webhookId: string }[],
-  ): Promise<Map<string, WebhookRecord>>;
+  ): Promise<{ found: Map<string, WebhookRecord>; unreadable: Set<string> }>;
   /** Adds one batch's outcomes to the webhook's counters; answers whether it is failing long enough to disable. */
   recordStats(
     tenant: string,
@@ -60,7 +74,8 @@ export interface WebhookDirectory {
 export interface WebhookStats {
   delivered: number;
   failed: number;
-  lastAttemptAt: string;
+  /** Absent when nothing was sent (deliveries of a disabled webhook only). */
+  lastAttemptAt?: string | undefined;
   lastSuccessAt?: string | undefined;
   lastFailureAt?: string | undefined;
   /** The failure that starts (or continues) an unbroken run of failures; absent when the batch ends in a success. */
@@ -77,13 +92,16 @@ export interface JobQueue {
 }
 
 export interface RateLimiter {
-  /** Takes up to `requested` sends for the webhook now; answers how many, and the wait before the next. */
-  acquire(
+  /**
+   * Reserves a send time for each of `requested` sends to the webhook, within
+   * its limit; answers them in order (ms epoch, the first ones possibly now).
+   */
+  reserve(
     webhookId: string,
     limit: { requests_per_minute: number; burst_limit: number },
     requested: number,
     nowMs: number,
-  ): Promise<{ admitted: number; waitMs: number; intervalMs: number }>;
+  ): Promise<number[]>;
 }
 
 export interface Sender {

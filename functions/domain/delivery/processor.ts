@@ -1,7 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import * as v from 'valibot';
 import type { WebhookRecord } from '../webhooks/schema.ts';
 import { type AttemptDependencies, performAttempt } from './attempt.ts';
-import { type DeliveryJob, deliveryJobSchema, queueDelaySeconds } from './jobs.ts';
+import {
+  type DeliveryJob,
+  deliveryJobSchema,
+  MAX_QUEUE_DELAY_SECONDS,
+  queueDelaySeconds,
+} from './jobs.ts';
 import type { DeliveryStatus, SendResult } from './model.ts';
 import type {
   DeliveryOutcome,
@@ -11,7 +17,7 @@ import type {
   WebhookDirectory,
   WebhookStats,
 } from './ports.ts';
-import type { AttemptRecord, DeliveryRecord } from './record.ts';
+import { type AttemptRecord, type DeliveryRecord, MAX_ATTEMPTS_PER_DELIVERY } from './record.ts';
 import { nextStep } from './retry.ts';
 import { parseRetryAfter } from './retry-after.ts';
 
@@ -32,6 +38,9 @@ export interface ProcessorOptions {
   staleAttemptMs: number;
   now?: () => Date;
   random?: () => number;
+  /** A token unique to one claim of an attempt. */
+  newClaim?: () => string;
+  sleep?: (ms: number) => Promise<void>;
   log?: (
     level: 'info' | 'warn' | 'error',
     message: string,
@@ -49,6 +58,8 @@ export interface ProcessorDependencies extends AttemptDependencies {
 export interface QueueMessage {
   id: string;
   body: string;
+  /** When the queue accepted the message (ms epoch), if it says. */
+  sentAt?: number | undefined;
 }
 
 interface Scheduled {
@@ -56,13 +67,16 @@ interface Scheduled {
   dueAtMs: number;
 }
 
+/** How long a job due soon waits in the function rather than going back to the queue. */
+const SLOT_WAIT_MS = 1000;
+
 /** What one batch decided, written out together at its end. */
 class BatchPlan {
   readonly failures = new Set<string>();
-  readonly later: (Scheduled & { messageId: string })[] = [];
+  /** Jobs to queue; `followUp` marks the next attempt of a recorded one. */
+  readonly later: (Scheduled & { messageId: string; followUp?: boolean })[] = [];
   readonly deadLetters: { job: DeliveryJob; reason: string; messageId: string }[] = [];
   readonly outcomes = new Map<string, { tenant: string; attempts: AttemptSummary[] }>();
-  readonly disable = new Map<string, { tenant: string; at: string }>();
 
   noteAttempt(webhook: WebhookRecord, summary: AttemptSummary): void {
     const entry = this.outcomes.get(webhook.webhook_id) ?? { tenant: webhook.tenant, attempts: [] };
@@ -74,6 +88,8 @@ class BatchPlan {
 interface AttemptSummary {
   at: string;
   ok: boolean;
+  /** False when the delivery ended without sending (a disabled webhook). */
+  attempted: boolean;
   /** Set when the delivery reached a final status with this attempt. */
   final?: 'delivered' | 'failed';
 }
@@ -84,7 +100,13 @@ export class DeliveryProcessor {
 
   constructor(deps: ProcessorDependencies, options: ProcessorOptions) {
     this.#deps = deps;
-    this.#options = { now: () => new Date(), random: Math.random, ...options };
+    this.#options = {
+      now: () => new Date(),
+      random: Math.random,
+      newClaim: randomUUID,
+      sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+      ...options,
+    };
   }
 
   /** Answers the ids of messages to redeliver. */
@@ -104,19 +126,33 @@ export class DeliveryProcessor {
     }
 
     const due = jobs.filter(({ job, messageId }) => {
-      if (job.not_before === undefined || job.not_before <= now.getTime() + 1000) return true;
+      if (job.not_before === undefined || job.not_before <= now.getTime() + SLOT_WAIT_MS) {
+        return true;
+      }
       plan.later.push({ job, dueAtMs: job.not_before, messageId });
       return false;
     });
 
-    const webhooks = await this.#deps.webhooks.getMany(
+    const { found: webhooks, unreadable } = await this.#deps.webhooks.getMany(
       unique(due.map(({ job }) => ({ tenant: job.tenant, webhookId: job.webhook_id }))),
     );
-    const admitted = await this.#applyRateLimits(due, webhooks, now, plan);
+    // A stored webhook that no longer reads is a fault to fix, not a deletion:
+    // its jobs go back, and after enough receives to the dead-letter queue.
+    const readable = due.filter(({ job, messageId }) => {
+      if (!unreadable.has(job.webhook_id)) return true;
+      this.#log('error', 'A webhook is unreadable; its delivery jobs will be redelivered', {
+        webhook_id: job.webhook_id,
+      });
+      plan.failures.add(messageId);
+      return false;
+    });
+    const admitted = await this.#applyRateLimits(readable, webhooks, now, plan);
 
     await Promise.all(
-      admitted.map(async ({ job, messageId }) => {
+      admitted.map(async ({ job, messageId, startAt }) => {
         try {
+          const wait = startAt - this.#options.now().getTime();
+          if (wait > 0) await this.#options.sleep(wait);
           await this.#processJob(job, messageId, webhooks.get(job.webhook_id), plan);
         } catch (error) {
           this.#log('error', 'A delivery job failed; it will be redelivered', {
@@ -134,8 +170,10 @@ export class DeliveryProcessor {
   }
 
   /**
-   * Jobs over a webhook's rate limit wait, spread over the coming intervals;
-   * their attempt numbers are untouched, so waiting never uses up attempts.
+   * Jobs over a webhook's rate limit wait for a reserved slot; a job holding
+   * one goes when it is due without asking again, so waiting jobs keep their
+   * order and are never pushed back. Their attempt numbers are untouched:
+   * waiting never uses up attempts.
    */
   async #applyRateLimits(
     jobs: { messageId: string; job: DeliveryJob }[],
@@ -144,11 +182,12 @@ export class DeliveryProcessor {
     plan: BatchPlan,
   ) {
     const byWebhook = new Map<string, { messageId: string; job: DeliveryJob }[]>();
-    const admitted: { messageId: string; job: DeliveryJob }[] = [];
+    const admitted: { messageId: string; job: DeliveryJob; startAt: number }[] = [];
     for (const entry of jobs) {
       const webhook = webhooks.get(entry.job.webhook_id);
-      if (!webhook?.rate_limit.enabled || !webhook.is_active) {
-        admitted.push(entry);
+      if (!webhook?.rate_limit.enabled || !webhook.is_active || entry.job.rate_slot) {
+        const startAt = entry.job.rate_slot ? (entry.job.not_before ?? 0) : 0;
+        admitted.push({ ...entry, job: withoutSchedule(entry.job), startAt });
         continue;
       }
       const list = byWebhook.get(webhook.webhook_id) ?? [];
@@ -160,16 +199,20 @@ export class DeliveryProcessor {
         const webhook = webhooks.get(webhookId);
         if (!webhook) return;
         try {
-          const grant = await this.#deps.rateLimiter.acquire(
+          const slots = await this.#deps.rateLimiter.reserve(
             webhookId,
             webhook.rate_limit,
             entries.length,
             now.getTime(),
           );
-          admitted.push(...entries.slice(0, grant.admitted));
-          entries.slice(grant.admitted).forEach((entry, index) => {
-            const dueAtMs = now.getTime() + grant.waitMs + index * grant.intervalMs;
-            plan.later.push({ ...entry, dueAtMs });
+          entries.forEach((entry, index) => {
+            const slot = slots[index] ?? now.getTime();
+            // A slot within the second is waited for here: SQS delays count whole seconds.
+            if (slot <= now.getTime() + SLOT_WAIT_MS) {
+              admitted.push({ ...entry, startAt: slot });
+            } else {
+              plan.later.push({ ...entry, job: { ...entry.job, rate_slot: true }, dueAtMs: slot });
+            }
           });
         } catch (error) {
           this.#log('error', 'The rate limiter failed; the jobs will be redelivered', {
@@ -202,12 +245,16 @@ export class DeliveryProcessor {
     if (!claimed) return;
 
     if (!webhook.is_active) {
-      await this.#record(claimed, job, webhook, undefined, {
+      const at = now.toISOString();
+      const outcome: DeliveryOutcome = {
         status: 'failed',
         final_reason: 'The webhook is disabled',
-        completed_at: now.toISOString(),
-        updated_at: now.toISOString(),
-      });
+        completed_at: at,
+        updated_at: at,
+      };
+      if (await this.#record(claimed, job.attempt, undefined, outcome)) {
+        plan.noteAttempt(webhook, { at, ok: false, final: 'failed', attempted: false });
+      }
       return;
     }
 
@@ -226,7 +273,8 @@ export class DeliveryProcessor {
    * Takes the attempt. When the take fails the record says why: the job was
    * already done (its follow-up is made sure of), another worker holds it
    * (redeliver later), or a worker died holding it (that attempt is recorded
-   * as cut off and the delivery goes on from there).
+   * as cut off and the delivery goes on from there). A take whose answer was
+   * lost and retried by the SDK is recognised by its claim token.
    */
   async #claim(
     job: DeliveryJob,
@@ -236,8 +284,9 @@ export class DeliveryProcessor {
     plan: BatchPlan,
   ): Promise<DeliveryRecord | undefined> {
     const startedAt = now.toISOString();
+    const claim = this.#options.newClaim();
     if (job.attempt === 1) {
-      const record = this.#newRecord(job, webhook, now);
+      const record = this.#newRecord(job, webhook, now, claim);
       if (await this.#deps.store.claimFirst(record)) return record;
     } else {
       const record = await this.#deps.store.claimNext(
@@ -245,6 +294,7 @@ export class DeliveryProcessor {
         job.delivery_id,
         job.attempt,
         startedAt,
+        claim,
       );
       if (record) return record;
     }
@@ -252,11 +302,13 @@ export class DeliveryProcessor {
     const existing = await this.#deps.store.get(job.webhook_id, job.delivery_id);
     if (!existing) return undefined;
     if (existing.in_flight) {
+      if (existing.in_flight.claim === claim) return existing;
       const age = now.getTime() - Date.parse(existing.in_flight.started_at);
       if (age < this.#options.staleAttemptMs) {
         plan.failures.add(messageId);
         return undefined;
       }
+      const message = 'The attempt was cut off before its result was recorded';
       const cutOff: AttemptRecord = {
         attempt: existing.in_flight.attempt,
         started_at: existing.in_flight.started_at,
@@ -266,7 +318,7 @@ export class DeliveryProcessor {
         response_headers: {},
         response_body: '',
         error_class: 'timeout',
-        error_message: 'The attempt was cut off before its result was recorded',
+        error_message: message,
       };
       const result: SendResult = {
         ok: false,
@@ -274,19 +326,21 @@ export class DeliveryProcessor {
         response_body: '',
         duration_ms: 0,
         error_class: 'timeout',
-        error_message: cutOff.error_message ?? undefined,
+        error_message: message,
       };
       const resumed = { ...job, attempt: existing.in_flight.attempt };
       await this.#afterAttempt(existing, resumed, webhook, cutOff, result, now, messageId, plan);
       return undefined;
     }
     if (existing.attempt_count < job.attempt) return undefined;
-    // This job's attempt was made and recorded; make sure what follows it exists.
-    if (existing.status === 'retrying' && existing.next_retry_at) {
+    // This job's attempt was made and recorded; make sure what follows it exists, once.
+    const next = existing.attempt_count + 1;
+    if (existing.status === 'retrying' && existing.next_retry_at && existing.follow_up !== next) {
       plan.later.push({
-        job: { ...job, attempt: existing.attempt_count + 1 },
+        job: { ...job, attempt: next },
         dueAtMs: Date.parse(existing.next_retry_at),
         messageId,
+        followUp: true,
       });
     } else if (existing.status === 'abandoned' && !existing.dead_lettered) {
       plan.deadLetters.push({ job, reason: existing.final_reason ?? 'abandoned', messageId });
@@ -294,6 +348,12 @@ export class DeliveryProcessor {
     return undefined;
   }
 
+  /**
+   * Decides what follows an attempt and records it. The follow-up (the next
+   * job, the dead-letter copy, disabling the webhook) is planned only once
+   * the record holds the attempt: a write that failed leaves nothing behind
+   * that a redelivery would then repeat.
+   */
   async #afterAttempt(
     record: DeliveryRecord,
     job: DeliveryJob,
@@ -304,7 +364,7 @@ export class DeliveryProcessor {
     messageId: string,
     plan: BatchPlan,
   ): Promise<void> {
-    const step = nextStep({
+    let step = nextStep({
       config: webhook.retry_config,
       attempt: job.attempt - record.chain_start,
       statusCode: result.status_code,
@@ -315,78 +375,79 @@ export class DeliveryProcessor {
           : undefined,
       random: this.#options.random,
     });
+    if (step.kind === 'retry' && job.attempt >= MAX_ATTEMPTS_PER_DELIVERY) {
+      step = {
+        kind: 'abandon',
+        reason: `gave up after ${job.attempt} attempts, the most a delivery may have`,
+      };
+    }
     const at = finishedAt.toISOString();
     let outcome: DeliveryOutcome;
     let final: AttemptSummary['final'];
+    let dueAtMs: number | undefined;
     switch (step.kind) {
       case 'delivered':
         outcome = { status: 'delivered', completed_at: at, updated_at: at };
         final = 'delivered';
         break;
       case 'retry': {
-        const dueAtMs = finishedAt.getTime() + step.delayMs;
+        dueAtMs = finishedAt.getTime() + step.delayMs;
         const nextRetryAt = new Date(dueAtMs).toISOString();
         attempt.next_retry_at = nextRetryAt;
         outcome = { status: 'retrying', next_retry_at: nextRetryAt, updated_at: at };
-        plan.later.push({ job: { ...job, attempt: job.attempt + 1 }, dueAtMs, messageId });
         break;
       }
       case 'abandon':
+      case 'fail':
         outcome = {
-          status: 'abandoned',
+          status: step.kind === 'abandon' ? 'abandoned' : 'failed',
           final_reason: step.reason,
           completed_at: at,
           updated_at: at,
         };
         final = 'failed';
-        plan.deadLetters.push({ job, reason: step.reason, messageId });
-        break;
-      case 'fail':
-        outcome = { status: 'failed', final_reason: step.reason, completed_at: at, updated_at: at };
-        final = 'failed';
-        if (step.disableWebhook)
-          plan.disable.set(webhook.webhook_id, { tenant: webhook.tenant, at });
         break;
     }
-    const written = await this.#record(record, job, webhook, attempt, outcome);
-    if (!written) return;
-    plan.noteAttempt(webhook, { at, ok: result.ok, ...(final ? { final } : {}) });
+    if (!(await this.#record(record, job.attempt, attempt, outcome))) return;
+    plan.noteAttempt(webhook, { at, ok: result.ok, attempted: true, ...(final ? { final } : {}) });
+    if (dueAtMs !== undefined) {
+      plan.later.push({
+        job: { ...job, attempt: job.attempt + 1 },
+        dueAtMs,
+        messageId,
+        followUp: true,
+      });
+    }
+    if (step.kind === 'abandon') plan.deadLetters.push({ job, reason: step.reason, messageId });
+    if (step.kind === 'fail' && step.disableWebhook) {
+      // At once, not at the end of the batch: a function cut off later must not forget it.
+      await this.#disable(webhook.tenant, webhook.webhook_id, at, 'The receiver answered 410 Gone');
+    }
   }
 
   async #record(
     record: DeliveryRecord,
-    job: DeliveryJob,
-    webhook: WebhookRecord,
+    number: number,
     attempt: AttemptRecord | undefined,
     outcome: DeliveryOutcome,
   ): Promise<boolean> {
-    const entry: AttemptRecord = attempt ?? {
-      attempt: job.attempt,
-      started_at: outcome.updated_at,
-      duration_ms: 0,
-      request: { url: webhook.url, method: webhook.method, headers: {} },
-      status_code: null,
-      response_headers: {},
-      response_body: '',
-      error_class: 'config',
-      error_message: outcome.final_reason ?? null,
-    };
     const written = await this.#deps.store.recordAttempt(
       record.webhook_id,
       record.delivery_id,
-      entry,
+      number,
+      attempt,
       outcome,
     );
     if (!written) {
       this.#log('warn', 'An attempt finished after another worker had taken over its delivery', {
         delivery_id: record.delivery_id,
-        attempt: entry.attempt,
+        attempt: number,
       });
     }
     return written;
   }
 
-  #newRecord(job: DeliveryJob, webhook: WebhookRecord, now: Date): DeliveryRecord {
+  #newRecord(job: DeliveryJob, webhook: WebhookRecord, now: Date, claim: string): DeliveryRecord {
     const at = now.toISOString();
     return {
       delivery_id: job.delivery_id,
@@ -398,7 +459,7 @@ export class DeliveryProcessor {
       is_test: false,
       attempt_count: 1,
       chain_start: 0,
-      in_flight: { attempt: 1, started_at: at },
+      in_flight: { attempt: 1, started_at: at, claim },
       attempts: [],
       dead_lettered: false,
       created_at: at,
@@ -414,47 +475,93 @@ export class DeliveryProcessor {
    */
   async #flush(plan: BatchPlan): Promise<void> {
     const now = this.#options.now();
-    if (plan.later.length > 0) {
-      try {
-        await this.#deps.queue.send(
-          plan.later.map(({ job, dueAtMs }) => ({
-            job:
-              dueAtMs > now.getTime() + 900_000
-                ? { ...job, not_before: dueAtMs }
-                : withoutNotBefore(job),
-            delaySeconds: queueDelaySeconds(dueAtMs, now.getTime()),
-          })),
-        );
-      } catch (error) {
-        this.#log('error', 'Could not queue follow-up jobs; their messages will be redelivered', {
-          error: describe(error),
-        });
-        for (const { messageId } of plan.later) plan.failures.add(messageId);
-      }
-    }
-    if (plan.deadLetters.length > 0) {
-      try {
-        await this.#deps.queue.deadLetter(plan.deadLetters);
-        await Promise.all(
-          plan.deadLetters.map(({ job }) =>
-            this.#deps.store.markDeadLettered(job.webhook_id, job.delivery_id),
-          ),
-        );
-      } catch (error) {
-        this.#log('error', 'Could not copy abandoned deliveries to the dead-letter queue', {
-          error: describe(error),
-        });
-        for (const { messageId } of plan.deadLetters) plan.failures.add(messageId);
-      }
-    }
-    await Promise.all([
-      ...[...plan.disable].map(([webhookId, { tenant, at }]) =>
-        this.#disable(tenant, webhookId, at, 'The receiver answered 410 Gone'),
-      ),
-      ...[...plan.outcomes].map(([webhookId, { tenant, attempts }]) =>
+    await Promise.all([this.#queueLater(plan, now), this.#copyDeadLetters(plan)]);
+    await Promise.all(
+      [...plan.outcomes].map(([webhookId, { tenant, attempts }]) =>
         this.#updateStats(tenant, webhookId, attempts, now),
       ),
-    ]);
+    );
+  }
+
+  async #queueLater(plan: BatchPlan, now: Date): Promise<void> {
+    if (plan.later.length === 0) return;
+    try {
+      await this.#deps.queue.send(
+        plan.later.map(({ job, dueAtMs }) =>
+          // A rate slot keeps its time and arrives a little early to wait for it; other jobs
+          // carry a time only when SQS cannot delay them that long.
+          job.rate_slot
+            ? {
+                job: { ...job, not_before: dueAtMs },
+                delaySeconds: Math.max(0, queueDelaySeconds(dueAtMs, now.getTime()) - 1),
+              }
+            : {
+                job:
+                  dueAtMs > now.getTime() + MAX_QUEUE_DELAY_SECONDS * 1000
+                    ? { ...job, not_before: dueAtMs }
+                    : withoutNotBefore(job),
+                delaySeconds: queueDelaySeconds(dueAtMs, now.getTime()),
+              },
+        ),
+      );
+    } catch (error) {
+      this.#log('error', 'Could not queue follow-up jobs; their messages will be redelivered', {
+        error: describe(error),
+      });
+      for (const { messageId } of plan.later) plan.failures.add(messageId);
+      return;
+    }
+    // Best effort: without the mark a redelivered job queues the follow-up again, which its claim then absorbs.
+    await Promise.all(
+      plan.later
+        .filter(({ followUp }) => followUp)
+        .map(({ job }) =>
+          this.#deps.store
+            .markFollowUp(job.webhook_id, job.delivery_id, job.attempt)
+            .catch((error: unknown) =>
+              this.#log('warn', 'Could not mark a follow-up job as queued', {
+                delivery_id: job.delivery_id,
+                error: describe(error),
+              }),
+            ),
+        ),
+    );
+  }
+
+  /** Each abandoned delivery is copied once: the copy is taken on the record before it is sent. */
+  async #copyDeadLetters(plan: BatchPlan): Promise<void> {
+    const taken: BatchPlan['deadLetters'] = [];
+    await Promise.all(
+      plan.deadLetters.map(async (entry) => {
+        try {
+          if (await this.#deps.store.takeDeadLetter(entry.job.webhook_id, entry.job.delivery_id)) {
+            taken.push(entry);
+          }
+        } catch (error) {
+          this.#log('error', 'Could not mark a delivery as dead-lettered', {
+            delivery_id: entry.job.delivery_id,
+            error: describe(error),
+          });
+          plan.failures.add(entry.messageId);
+        }
+      }),
+    );
+    if (taken.length === 0) return;
+    try {
+      await this.#deps.queue.deadLetter(taken);
+    } catch (error) {
+      this.#log('error', 'Could not copy abandoned deliveries to the dead-letter queue', {
+        error: describe(error),
+      });
+      await Promise.all(
+        taken.map(({ job }) =>
+          this.#deps.store
+            .releaseDeadLetter(job.webhook_id, job.delivery_id)
+            .catch(() => undefined),
+        ),
+      );
+      for (const { messageId } of taken) plan.failures.add(messageId);
+    }
   }
 
   /** Counters are bookkeeping: a failure to update them is logged, never retried into a resend. */
@@ -512,6 +619,9 @@ const parseJob = (body: string): DeliveryJob | undefined => {
 
 const withoutNotBefore = ({ not_before: _, ...job }: DeliveryJob): DeliveryJob => job;
 
+/** A job about to run: what scheduled it has done its work. */
+const withoutSchedule = ({ not_before: _, rate_slot: __, ...job }: DeliveryJob): DeliveryJob => job;
+
 const unique = (keys: { tenant: string; webhookId: string }[]) => [
   ...new Map(keys.map((key) => [key.webhookId, key])).values(),
 ];
@@ -519,16 +629,17 @@ const unique = (keys: { tenant: string; webhookId: string }[]) => [
 /** One batch's attempts of one webhook, in time order, as counter changes. */
 export const summarize = (attempts: readonly AttemptSummary[]): WebhookStats => {
   const ordered = [...attempts].sort((a, b) => a.at.localeCompare(b.at));
-  const last = ordered.at(-1);
-  const lastSuccess = ordered.findLast((attempt) => attempt.ok);
-  const lastFailure = ordered.findLast((attempt) => !attempt.ok);
-  const failuresAfterSuccess = ordered.filter(
+  const sent = ordered.filter((attempt) => attempt.attempted);
+  const last = sent.at(-1);
+  const lastSuccess = sent.findLast((attempt) => attempt.ok);
+  const lastFailure = sent.findLast((attempt) => !attempt.ok);
+  const failuresAfterSuccess = sent.filter(
     (attempt) => !attempt.ok && (!lastSuccess || attempt.at > lastSuccess.at),
   );
   return {
     delivered: ordered.filter((attempt) => attempt.final === 'delivered').length,
     failed: ordered.filter((attempt) => attempt.final === 'failed').length,
-    lastAttemptAt: last?.at ?? new Date(0).toISOString(),
+    lastAttemptAt: last?.at,
     lastSuccessAt: lastSuccess?.at,
     lastFailureAt: lastFailure?.at,
     failingSince: failuresAfterSuccess[0]?.at,

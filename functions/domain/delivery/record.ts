@@ -39,7 +39,11 @@ export const deliveryRecordSchema = v.object({
   is_test: v.optional(v.boolean(), false),
   attempt_count: v.number(),
   chain_start: v.number(),
-  in_flight: v.nullish(v.object({ attempt: v.number(), started_at: v.string() })),
+  in_flight: v.nullish(
+    v.object({ attempt: v.number(), started_at: v.string(), claim: v.optional(v.string()) }),
+  ),
+  /** The attempt whose job is on the queue, once it is. */
+  follow_up: v.nullish(v.number()),
   attempts: v.array(attemptRecordSchema),
   next_retry_at: v.nullish(v.string()),
   /** Why a failed or abandoned delivery stopped. */

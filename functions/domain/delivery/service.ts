@@ -15,9 +15,13 @@ import { type DeliveryRecord, MAX_ATTEMPTS_PER_DELIVERY } from './record.ts';
  * tenant checked) by the caller.
  */
 
+/** A synchronous test waits at most this long per request (see performAttempt). */
+const TEST_TIMEOUT_MS = 6000;
+
 export interface DeliveryHistory {
   get(webhookId: string, deliveryId: string): Promise<DeliveryRecord | undefined>;
   restartChain(record: DeliveryRecord, at: string): Promise<boolean>;
+  revertChain(record: DeliveryRecord): Promise<void>;
   put(record: DeliveryRecord): Promise<void>;
 }
 
@@ -98,7 +102,13 @@ export class DeliveryService {
       attempt: record.attempt_count + 1,
       event: record.event,
     };
-    await this.#queue.send([{ job, delaySeconds: 0 }]);
+    try {
+      await this.#queue.send([{ job, delaySeconds: 0 }]);
+    } catch (error) {
+      // Without its job the delivery would stay pending for good; put it back as it was.
+      await this.#history.revertChain(record);
+      throw error;
+    }
     return {
       ...record,
       status: 'pending',
@@ -138,6 +148,8 @@ export class DeliveryService {
       deliveryId,
       attempt: 1,
       now,
+      // The API answers within API Gateway's 29 s: two token requests and two sends at most.
+      maxTimeoutMs: TEST_TIMEOUT_MS,
     });
     const finishedAt = new Date(now.getTime() + attempt.duration_ms).toISOString();
     await this.#history.put({

@@ -399,6 +399,8 @@ export const webhookRecordSchema = v.object({
   last_success_at: v.nullish(v.string()),
   last_failure_at: v.nullish(v.string()),
   auto_disabled_at: v.nullish(v.string()),
+  /** The first failed attempt of an unbroken run of failures; any success removes it. */
+  failing_since: v.nullish(v.string()),
   created_at: v.string(),
   updated_at: v.string(),
   version: v.number(),

@@ -152,6 +152,12 @@ export const applyPatch = (
   if (!current.content_type && patch.content_type === effectiveContentType(current)) {
     changes.content_type = null;
   }
+  // Switching a disabled webhook back on starts it afresh: an old run of
+  // failures must not switch it off again at its next failed attempt.
+  if (patch.is_active === true && !current.is_active) {
+    changes.auto_disabled_at = null;
+    changes.failing_since = null;
+  }
   if (typeof patch.secret_token === 'string') {
     changes.secret_token = keepIfMasked(patch.secret_token, current.secret_token ?? undefined);
   }

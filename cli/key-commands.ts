@@ -8,13 +8,10 @@ import {
   tenantIdSchema,
 } from '../functions/domain/keys/api-keys.ts';
 import type { ApiKeyRepository } from '../functions/repositories/api-keys.ts';
+import { UsageError } from './targets.ts';
 import type { UsagePlanKeys } from './usage-plan.ts';
 
 /** The keys CLI's commands, apart from argument parsing and connecting. */
-
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
 
 export interface KeyTarget {
   keys: Pick<ApiKeyRepository, 'create' | 'list' | 'revoke'>;

@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util';
 import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDocumentClient } from '../functions/commons/clients.ts';
 import { PERMISSIONS } from '../functions/domain/keys/api-keys.ts';
 import { ApiKeyRepository } from '../functions/repositories/api-keys.ts';
 import { CONFIG_TABLE } from '../lib/resources.ts';
-import { createKey, type KeyTarget, listKeys, revokeKey, UsageError } from './key-commands.ts';
+import { createKey, type KeyTarget, listKeys, revokeKey } from './key-commands.ts';
+import { localClientConfig, stackOutputs, UsageError } from './targets.ts';
 import { ApiGatewayUsagePlan } from './usage-plan.ts';
 
 /**
@@ -25,35 +25,18 @@ With --stack they go to that deployed stack's table and usage plan.
 Permissions default to all of: ${PERMISSIONS.join(', ')}.
 create prints the new key alone on the last line of its output.`;
 
-const stackOutputs = async (stackName: string): Promise<Record<string, string>> => {
-  const { Stacks } = await new CloudFormationClient({}).send(
-    new DescribeStacksCommand({ StackName: stackName }),
-  );
-  const outputs: Record<string, string> = {};
-  for (const output of Stacks?.[0]?.Outputs ?? []) {
-    if (output.OutputKey && output.OutputValue) outputs[output.OutputKey] = output.OutputValue;
-  }
-  return outputs;
-};
-
 const connect = async (stack: string | undefined): Promise<KeyTarget> => {
   if (stack) {
-    const { ConfigTableName: table, UsagePlanId: usagePlanId } = await stackOutputs(stack);
-    if (!table || !usagePlanId) {
-      throw new UsageError(`Stack ${stack} has no ConfigTableName and UsagePlanId outputs`);
-    }
+    const { ConfigTableName: table, UsagePlanId: usagePlanId } = await stackOutputs(stack, [
+      'ConfigTableName',
+      'UsagePlanId',
+    ]);
     return {
       keys: new ApiKeyRepository(createDocumentClient(), table),
       usagePlan: new ApiGatewayUsagePlan(new APIGatewayClient({}), usagePlanId),
     };
   }
-  const configured = process.env.AWS_ENDPOINT_URL_DYNAMODB || process.env.AWS_ENDPOINT_URL;
-  const client = new DynamoDBClient({
-    endpoint: configured || `http://127.0.0.1:${process.env.DYNAMODB_PORT || 8000}`,
-    region: process.env.AWS_REGION ?? 'us-east-1',
-    // The emulator takes any credentials; a configured endpoint uses the usual ones.
-    ...(configured ? {} : { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
-  });
+  const client = new DynamoDBClient(localClientConfig('DYNAMODB'));
   const table = process.env.TABLE_NAME || CONFIG_TABLE.localName;
   return { keys: new ApiKeyRepository(createDocumentClient(client), table) };
 };

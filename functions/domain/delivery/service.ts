@@ -15,6 +15,46 @@ import { type DeliveryRecord, MAX_ATTEMPTS_PER_DELIVERY } from './record.ts';
  * tenant checked) by the caller.
  */
 
+/**
+ * Starts a finished delivery's new attempt chain and queues its first job;
+ * if the job cannot be queued the delivery is put back as it was. Shared by
+ * the API's manual retry and the dead-letter CLI's redrive.
+ */
+export const restartDelivery = async (
+  history: Pick<DeliveryHistory, 'restartChain' | 'revertChain'>,
+  queue: Pick<JobQueue, 'send'>,
+  record: DeliveryRecord,
+  now: Date,
+): Promise<DeliveryRecord> => {
+  const at = now.toISOString();
+  if (!(await history.restartChain(record, at))) {
+    throw new ConflictError(`Delivery ${record.delivery_id} changed meanwhile; try again`);
+  }
+  const job: DeliveryJob = {
+    delivery_id: record.delivery_id,
+    tenant: record.tenant,
+    webhook_id: record.webhook_id,
+    attempt: record.attempt_count + 1,
+    event: record.event,
+  };
+  try {
+    await queue.send([{ job, delaySeconds: 0 }]);
+  } catch (error) {
+    // Without its job the delivery would stay pending for good.
+    await history.revertChain(record);
+    throw error;
+  }
+  return {
+    ...record,
+    status: 'pending',
+    chain_start: record.attempt_count,
+    next_retry_at: null,
+    final_reason: null,
+    completed_at: null,
+    updated_at: at,
+  };
+};
+
 /** A synchronous test waits at most this long per request (see performAttempt). */
 const TEST_TIMEOUT_MS = 6000;
 
@@ -91,33 +131,7 @@ export class DeliveryService {
         `Delivery ${deliveryId} has had ${record.attempt_count} attempts, the most a delivery may have`,
       );
     }
-    const at = this.#now().toISOString();
-    if (!(await this.#history.restartChain(record, at))) {
-      throw new ConflictError(`Delivery ${deliveryId} changed meanwhile; try again`);
-    }
-    const job: DeliveryJob = {
-      delivery_id: record.delivery_id,
-      tenant: record.tenant,
-      webhook_id: record.webhook_id,
-      attempt: record.attempt_count + 1,
-      event: record.event,
-    };
-    try {
-      await this.#queue.send([{ job, delaySeconds: 0 }]);
-    } catch (error) {
-      // Without its job the delivery would stay pending for good; put it back as it was.
-      await this.#history.revertChain(record);
-      throw error;
-    }
-    return {
-      ...record,
-      status: 'pending',
-      chain_start: record.attempt_count,
-      next_retry_at: null,
-      final_reason: null,
-      completed_at: null,
-      updated_at: at,
-    };
+    return restartDelivery(this.#history, this.#queue, record, this.#now());
   }
 
   /**

@@ -3,7 +3,12 @@ import type { LookupFunction } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Agent, request as dispatch } from 'undici';
 import { forbiddenAddressReason, ipLiteralOfHostname } from '../domain/delivery/addresses.ts';
-import type { ErrorClass, OutgoingRequest, SendResult } from '../domain/delivery/model.ts';
+import {
+  type ErrorClass,
+  failedSend,
+  type OutgoingRequest,
+  type SendResult,
+} from '../domain/delivery/model.ts';
 
 /** Resolves every address of a name, as `dns.lookup` does with `{ all: true }`. */
 export type Resolver = (
@@ -64,7 +69,7 @@ export class HttpSender {
     const elapsed = (): number => Math.round((performance.now() - started) * 10) / 10;
     const refusal = this.#refusalBeforeConnecting(request.url);
     if (refusal !== undefined) {
-      return { ...failure(refusal.errorClass, refusal.message), duration_ms: elapsed() };
+      return { ...failedSend(refusal.errorClass, refusal.message), duration_ms: elapsed() };
     }
 
     const body = new CappedText(options.maxResponseBytes ?? this.#maxResponseBytes());
@@ -86,7 +91,7 @@ export class HttpSender {
     } catch (error) {
       const { errorClass, message } = classifySendError(error, options.timeoutMs);
       return {
-        ...failure(errorClass, message),
+        ...failedSend(errorClass, message),
         status_code: status,
         response_headers: headers,
         response_body: body.text(),
@@ -254,15 +259,6 @@ const flattenHeaders = (
   }
   return flat;
 };
-
-const failure = (errorClass: ErrorClass, message: string): SendResult => ({
-  ok: false,
-  response_headers: {},
-  response_body: '',
-  duration_ms: 0,
-  error_class: errorClass,
-  error_message: message,
-});
 
 const httpMessage = (status: number): string =>
   status >= 300 && status < 400 ? `HTTP ${status} (redirects are not followed)` : `HTTP ${status}`;

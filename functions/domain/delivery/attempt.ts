@@ -4,6 +4,7 @@ import { deliveryHeaders, redactHeaders } from './headers.ts';
 import {
   type DeliveryEvent,
   ERROR_CLASSES,
+  failedSend,
   type OutgoingRequest,
   type SendResult,
 } from './model.ts';
@@ -82,15 +83,6 @@ export const signingSecrets = (webhook: WebhookRecord, now: Date): string[] => [
     .map((previous) => previous.secret),
 ];
 
-const failure = (errorClass: SendResult['error_class'], message: string): SendResult => ({
-  ok: false,
-  response_headers: {},
-  response_body: '',
-  duration_ms: 0,
-  error_class: errorClass,
-  error_message: message,
-});
-
 export const performAttempt = async (
   deps: AttemptDependencies,
   input: AttemptInput,
@@ -124,7 +116,7 @@ export const performAttempt = async (
   try {
     payload = renderPayload(webhook, event);
   } catch (error) {
-    if (error instanceof PayloadError) return finish(failure('config', error.message));
+    if (error instanceof PayloadError) return finish(failedSend('config', error.message));
     throw error;
   }
 
@@ -175,6 +167,6 @@ const tokenOrFailure = async (
     const named = error instanceof Error && 'errorClass' in error ? error.errorClass : undefined;
     const errorClass = v.is(errorClassSchema, named) ? named : 'config';
     const message = error instanceof Error ? error.message : 'token request failed';
-    return failure(errorClass, `OAuth2 token request failed: ${message}`);
+    return failedSend(errorClass, `OAuth2 token request failed: ${message}`);
   }
 };

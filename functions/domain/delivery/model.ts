@@ -66,3 +66,13 @@ export const DELIVERY_STATUSES = [
   'abandoned',
 ] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+/** A result for an exchange that never got an answer. */
+export const failedSend = (errorClass: ErrorClass, message: string): SendResult => ({
+  ok: false,
+  response_headers: {},
+  response_body: '',
+  duration_ms: 0,
+  error_class: errorClass,
+  error_message: message,
+});

@@ -8,7 +8,7 @@ import {
   MAX_QUEUE_DELAY_SECONDS,
   queueDelaySeconds,
 } from './jobs.ts';
-import type { DeliveryStatus, SendResult } from './model.ts';
+import { type DeliveryStatus, failedSend, type SendResult } from './model.ts';
 import type {
   DeliveryOutcome,
   DeliveryStore,
@@ -320,14 +320,7 @@ export class DeliveryProcessor {
         error_class: 'timeout',
         error_message: message,
       };
-      const result: SendResult = {
-        ok: false,
-        response_headers: {},
-        response_body: '',
-        duration_ms: 0,
-        error_class: 'timeout',
-        error_message: message,
-      };
+      const result = failedSend('timeout', message);
       const resumed = { ...job, attempt: existing.in_flight.attempt };
       await this.#afterAttempt(existing, resumed, webhook, cutOff, result, now, messageId, plan);
       return undefined;

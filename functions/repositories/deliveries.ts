@@ -1,5 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchWriteCommand,
+  type BatchWriteCommandOutput,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -43,6 +45,13 @@ export interface DeliveryQuery {
   /** The last delivery id of the previous page. */
   after?: string | undefined;
 }
+
+/** DynamoDB's limit of items per BatchWriteItem. */
+const MAX_BATCH_WRITE = 25;
+/** Unprocessed items are tried again this many times, backing off, before being reported. */
+const BATCH_WRITE_ROUNDS = 5;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** At most this many queries fill one page of a filtered list: reads stay in proportion to the page. */
 const MAX_QUERIES_PER_PAGE = 4;
@@ -163,6 +172,30 @@ export class DeliveryRepository implements DeliveryStore, EventLedger {
         }),
       ),
     );
+  }
+
+  async saveFinished(records: readonly DeliveryRecord[]): Promise<Set<string>> {
+    const failed = new Set<string>();
+    for (let start = 0; start < records.length; start += MAX_BATCH_WRITE) {
+      const chunk = records.slice(start, start + MAX_BATCH_WRITE);
+      let pending: NonNullable<BatchWriteCommandOutput['UnprocessedItems']>[string] = chunk.map(
+        (record) => ({
+          PutRequest: { Item: { ...record, ...this.#key(record.webhook_id, record.delivery_id) } },
+        }),
+      );
+      for (let round = 0; pending.length > 0 && round < BATCH_WRITE_ROUNDS; round++) {
+        if (round > 0) await sleep(25 * 2 ** round);
+        const answer: BatchWriteCommandOutput = await this.#db.send(
+          new BatchWriteCommand({ RequestItems: { [this.#table]: pending } }),
+        );
+        pending = answer.UnprocessedItems?.[this.#table] ?? [];
+      }
+      for (const request of pending) {
+        const id = request.PutRequest?.Item?.delivery_id;
+        if (typeof id === 'string') failed.add(id);
+      }
+    }
+    return failed;
   }
 
   async markFollowUp(webhookId: string, deliveryId: string, attempt: number): Promise<void> {

@@ -37,6 +37,13 @@ export interface DeliveryStore {
     attempt: AttemptRecord | undefined,
     outcome: DeliveryOutcome,
   ): Promise<boolean>;
+  /**
+   * Writes finished attempts' records whole, many to a request; answers the
+   * ids of deliveries it could not write. Only for records whose attempt this
+   * worker holds in flight: nobody else writes a delivery meanwhile (a stale
+   * claim is taken over only after the function's timeout has passed).
+   */
+  saveFinished(records: readonly DeliveryRecord[]): Promise<Set<string>>;
   /** Notes that the job of attempt `attempt` is on the queue, so a redelivered job does not queue it again. */
   markFollowUp(webhookId: string, deliveryId: string, attempt: number): Promise<void>;
   /** Takes the right to copy the delivery to the dead-letter queue; false if it was taken already. */

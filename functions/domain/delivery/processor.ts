@@ -17,7 +17,12 @@ import type {
   WebhookDirectory,
   WebhookStats,
 } from './ports.ts';
-import { type AttemptRecord, type DeliveryRecord, MAX_ATTEMPTS_PER_DELIVERY } from './record.ts';
+import {
+  type AttemptRecord,
+  type DeliveryRecord,
+  MAX_ATTEMPTS_PER_DELIVERY,
+  withOutcome,
+} from './record.ts';
 import { nextStep } from './retry.ts';
 import { parseRetryAfter } from './retry-after.ts';
 
@@ -77,6 +82,12 @@ class BatchPlan {
   readonly later: (Scheduled & { messageId: string; followUp?: boolean })[] = [];
   readonly deadLetters: { job: DeliveryJob; reason: string; messageId: string }[] = [];
   readonly outcomes = new Map<string, { tenant: string; attempts: AttemptSummary[] }>();
+  /** Attempts made in this batch, to be recorded together. */
+  readonly finished: {
+    messageId: string;
+    record: DeliveryRecord;
+    followUp: () => Promise<void>;
+  }[] = [];
 
   noteAttempt(webhook: WebhookRecord, summary: AttemptSummary): void {
     const entry = this.outcomes.get(webhook.webhook_id) ?? { tenant: webhook.tenant, attempts: [] };
@@ -165,6 +176,7 @@ export class DeliveryProcessor {
       }),
     );
 
+    await this.#saveFinished(plan);
     await this.#flush(plan);
     return [...plan.failures];
   }
@@ -322,7 +334,18 @@ export class DeliveryProcessor {
       };
       const result = failedSend('timeout', message);
       const resumed = { ...job, attempt: existing.in_flight.attempt };
-      await this.#afterAttempt(existing, resumed, webhook, cutOff, result, now, messageId, plan);
+      // A takeover: written at once and on condition, in case the other worker is alive after all.
+      await this.#afterAttempt(
+        existing,
+        resumed,
+        webhook,
+        cutOff,
+        result,
+        now,
+        messageId,
+        plan,
+        'now',
+      );
       return undefined;
     }
     if (existing.attempt_count < job.attempt) return undefined;
@@ -356,6 +379,7 @@ export class DeliveryProcessor {
     finishedAt: Date,
     messageId: string,
     plan: BatchPlan,
+    recording: 'now' | 'with the batch' = 'with the batch',
   ): Promise<void> {
     let step = nextStep({
       config: webhook.retry_config,
@@ -401,20 +425,62 @@ export class DeliveryProcessor {
         final = 'failed';
         break;
     }
-    if (!(await this.#record(record, job.attempt, attempt, outcome))) return;
-    plan.noteAttempt(webhook, { at, ok: result.ok, attempted: true, ...(final ? { final } : {}) });
-    if (dueAtMs !== undefined) {
-      plan.later.push({
-        job: { ...job, attempt: job.attempt + 1 },
-        dueAtMs,
-        messageId,
-        followUp: true,
+    const followUp = async () => {
+      plan.noteAttempt(webhook, {
+        at,
+        ok: result.ok,
+        attempted: true,
+        ...(final ? { final } : {}),
       });
+      if (dueAtMs !== undefined) {
+        plan.later.push({
+          job: { ...job, attempt: job.attempt + 1 },
+          dueAtMs,
+          messageId,
+          followUp: true,
+        });
+      }
+      if (step.kind === 'abandon') plan.deadLetters.push({ job, reason: step.reason, messageId });
+      if (step.kind === 'fail' && step.disableWebhook) {
+        await this.#disable(
+          webhook.tenant,
+          webhook.webhook_id,
+          at,
+          'The receiver answered 410 Gone',
+        );
+      }
+    };
+    if (recording === 'now') {
+      if (await this.#record(record, job.attempt, attempt, outcome)) await followUp();
+      return;
     }
-    if (step.kind === 'abandon') plan.deadLetters.push({ job, reason: step.reason, messageId });
-    if (step.kind === 'fail' && step.disableWebhook) {
-      // At once, not at the end of the batch: a function cut off later must not forget it.
-      await this.#disable(webhook.tenant, webhook.webhook_id, at, 'The receiver answered 410 Gone');
+    const expiresAt = Math.floor((finishedAt.getTime() + this.#options.retentionMs) / 1000);
+    plan.finished.push({
+      messageId,
+      record: withOutcome(record, attempt, outcome, expiresAt),
+      followUp,
+    });
+  }
+
+  /**
+   * The batch's finished attempts, written together; what follows each one
+   * (next job, dead letter, disabling) is planned only once it is written, so
+   * a write that failed leaves nothing behind that a redelivery would repeat.
+   */
+  async #saveFinished(plan: BatchPlan): Promise<void> {
+    if (plan.finished.length === 0) return;
+    let failed: Set<string>;
+    try {
+      failed = await this.#deps.store.saveFinished(plan.finished.map(({ record }) => record));
+    } catch (error) {
+      this.#log('error', 'Could not record attempts; their jobs will be redelivered', {
+        error: describe(error),
+      });
+      failed = new Set(plan.finished.map(({ record }) => record.delivery_id));
+    }
+    for (const entry of plan.finished) {
+      if (failed.has(entry.record.delivery_id)) plan.failures.add(entry.messageId);
+      else await entry.followUp();
     }
   }
 

@@ -58,6 +58,36 @@ export const deliveryRecordSchema = v.object({
 
 export type DeliveryRecord = v.InferOutput<typeof deliveryRecordSchema>;
 
+/**
+ * The record once an attempt's outcome is known: the attempt appended (when
+ * one was made), the status set, nothing in flight. Written whole, so a batch
+ * of outcomes goes to the table in one request.
+ */
+export const withOutcome = (
+  record: DeliveryRecord,
+  attempt: AttemptRecord | undefined,
+  outcome: {
+    status: DeliveryRecord['status'];
+    next_retry_at?: string | undefined;
+    final_reason?: string | undefined;
+    completed_at?: string | undefined;
+    updated_at: string;
+  },
+  expiresAt: number,
+): DeliveryRecord => {
+  const { in_flight: _, ...rest } = record;
+  return {
+    ...rest,
+    status: outcome.status,
+    attempts: attempt ? [...record.attempts, attempt] : record.attempts,
+    next_retry_at: outcome.next_retry_at ?? null,
+    final_reason: outcome.final_reason ?? null,
+    completed_at: outcome.completed_at ?? null,
+    updated_at: outcome.updated_at,
+    expires_at: expiresAt,
+  };
+};
+
 /** Attempts a delivery may have in all, manual retries included: bounds the item's size. */
 export const MAX_ATTEMPTS_PER_DELIVERY = 20;
 

@@ -7,6 +7,7 @@ export default defineConfig({
       'local/**/*.test.ts',
       'cli/**/*.test.ts',
       'test/**/*.test.ts',
+      'bench/**/*.test.ts',
     ],
     // Each file runs in its own process: the local runtime starts once per process.
     pool: 'forks',

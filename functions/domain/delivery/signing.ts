@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import * as v from 'valibot';
 import { HMAC_ALGORITHMS } from '../webhooks/schema.ts';
 
@@ -17,8 +17,31 @@ const requireSecrets = (secrets: readonly string[]): void => {
   if (secrets.length === 0) throw new Error('Signing needs at least one secret');
 };
 
+/**
+ * Key objects by secret: Node copies and checks raw key bytes on every
+ * createHmac, which costs more than hashing a small body. A webhook's secrets
+ * sign many deliveries; the cache is bounded and forgets the oldest first.
+ */
+const KEY_CACHE_SIZE = 1000;
+const keys = new Map<string, KeyObject>();
+
+const keyFor = (cacheKey: string, bytes: () => Buffer): KeyObject => {
+  const cached = keys.get(cacheKey);
+  if (cached) return cached;
+  const key = createSecretKey(bytes());
+  if (keys.size >= KEY_CACHE_SIZE) {
+    const oldest = keys.keys().next().value;
+    if (oldest !== undefined) keys.delete(oldest);
+  }
+  keys.set(cacheKey, key);
+  return key;
+};
+
+const utf8Key = (secret: string): KeyObject =>
+  keyFor(`utf8:${secret}`, () => Buffer.from(secret, 'utf8'));
+
 const hmacHex = (algorithm: HmacAlgorithm, secret: string, content: string): string =>
-  createHmac(algorithm, Buffer.from(secret, 'utf8')).update(content, 'utf8').digest('hex');
+  createHmac(algorithm, utf8Key(secret)).update(content, 'utf8').digest('hex');
 
 /** `t=<t>,v1=<hex>[,v1=<hex>]` over `<t>.<body>`, keyed by each secret's UTF-8 bytes. */
 export const hmacHeaderSignature = (
@@ -61,7 +84,8 @@ export const standardWebhooksSignature = (
   const signed = `${messageId}.${timestamp}.${body}`;
   return secrets
     .map((secret) => {
-      const digest = createHmac('sha256', standardWebhooksKey(secret)).update(signed, 'utf8');
+      const key = keyFor(`sw:${secret}`, () => standardWebhooksKey(secret));
+      const digest = createHmac('sha256', key).update(signed, 'utf8');
       return `v1,${digest.digest('base64')}`;
     })
     .join(' ');

@@ -1,5 +1,4 @@
-import dynalite from 'dynalite';
-import { buildApp } from 'fauxqs';
+import { Worker } from 'node:worker_threads';
 import { close, listen } from './http-server.ts';
 
 /**
@@ -19,6 +18,8 @@ export const startDynamoDb = async (options: {
   host: string;
   path?: string | undefined;
 }): Promise<RunningEmulator> => {
+  // Loaded on demand: a worker running one emulator need not load the other.
+  const { default: dynalite } = await import('dynalite');
   const server = dynalite({
     ...(options.path === undefined ? {} : { path: options.path }),
     createTableMs: 0,
@@ -43,6 +44,7 @@ export const startSqs = async (options: {
   port: number;
   host: string;
 }): Promise<RunningEmulator> => {
+  const { buildApp } = await import('fauxqs');
   const app = buildApp({ logger: false });
   app.addHook('onSend', async (_request, _reply, payload) =>
     typeof payload === 'string'
@@ -64,3 +66,41 @@ export const startSqs = async (options: {
     },
   };
 };
+
+/**
+ * An emulator on a worker thread, so that it runs on the other core beside
+ * the handlers instead of taking turns with them on one event loop.
+ */
+export const startInWorker = (options: {
+  kind: 'dynamodb' | 'sqs';
+  port: number;
+  host: string;
+  path?: string | undefined;
+}): Promise<RunningEmulator> =>
+  new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./emulator-worker.ts', import.meta.url), {
+      workerData: options,
+    });
+    const failed = (error: Error) => reject(error);
+    worker.once('error', failed);
+    worker.once('message', (message: { endpoint?: string; port?: number; error?: string }) => {
+      worker.off('error', failed);
+      if (message.error || !message.endpoint || message.port === undefined) {
+        void worker.terminate();
+        reject(new Error(message.error ?? `the ${options.kind} emulator did not start`));
+        return;
+      }
+      const { endpoint, port } = message;
+      resolve({
+        endpoint,
+        port,
+        stop: () =>
+          new Promise<void>((done) => {
+            worker.once('message', () => {
+              void worker.terminate().then(() => done());
+            });
+            worker.postMessage('stop');
+          }),
+      });
+    });
+  });

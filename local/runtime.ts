@@ -21,7 +21,7 @@ import {
   DELIVERIES_TABLE,
   FUNCTION_TIMEOUT_SECONDS,
 } from '../lib/resources.ts';
-import { type RunningEmulator, startDynamoDb, startSqs } from './emulators.ts';
+import { startInWorker } from './emulators.ts';
 import { startGateway } from './gateway.ts';
 import {
   ensureConfigTable,
@@ -156,19 +156,25 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     }
     process.env.AWS_REGION ??= 'us-east-1';
 
-    let dynamo: RunningEmulator | undefined;
-    if (emulate.dynamoDb) {
-      dynamo = await startDynamoDb({
-        port: options.dynamoDbPort,
-        host: options.host,
-        path: options.dataDir ? join(options.dataDir, 'dynamodb') : undefined,
-      });
+    // Each emulator on a thread of its own, both starting at once.
+    const [dynamo, sqs] = await Promise.all([
+      emulate.dynamoDb
+        ? startInWorker({
+            kind: 'dynamodb',
+            port: options.dynamoDbPort,
+            host: options.host,
+            path: options.dataDir ? join(options.dataDir, 'dynamodb') : undefined,
+          })
+        : undefined,
+      emulate.sqs
+        ? startInWorker({ kind: 'sqs', port: options.sqsPort, host: options.host })
+        : undefined,
+    ]);
+    if (dynamo) {
       stops.push(dynamo.stop);
       process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamo.endpoint;
     }
-    let sqs: RunningEmulator | undefined;
-    if (emulate.sqs) {
-      sqs = await startSqs({ port: options.sqsPort, host: options.host });
+    if (sqs) {
       stops.push(sqs.stop);
       process.env.AWS_ENDPOINT_URL_SQS = sqs.endpoint;
     }

@@ -1,20 +1,11 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createDocumentClient } from '../functions/commons/clients.ts';
-import { requireEnv } from '../functions/commons/config.ts';
 import { deliverySettings } from '../functions/commons/delivery-settings.ts';
-import { logger } from '../functions/commons/logger.ts';
 import { HttpSender } from '../functions/delivery/http-sender.ts';
 import { OAuth2Tokens } from '../functions/delivery/oauth2.ts';
-import { DeliveryProcessor } from '../functions/domain/delivery/processor.ts';
-import { createDeliveryHandler } from '../functions/handlers/delivery.ts';
-import { logTo } from '../functions/handlers/sqs-batch.ts';
-import { SqsJobQueue } from '../functions/queues/sqs.ts';
-import { DeliveryRepository } from '../functions/repositories/deliveries.ts';
-import { RateLimitRepository } from '../functions/repositories/rate-limits.ts';
+import { deliveryFunction } from '../functions/handlers/delivery.ts';
 import { WebhookRepository } from '../functions/repositories/webhooks.ts';
 import { FUNCTION_TIMEOUT_SECONDS } from '../lib/resources.ts';
 import { lambdaContext } from '../local/lambda-context.ts';
@@ -51,31 +42,14 @@ export const newDeliveryInstance = (dynamo: FakeDynamoDb, sqs: FakeSqs): Deliver
     userAgent: settings.userAgent,
   });
   const webhooks = new WebhookRepository(db, settings.tableName);
-
-  const processor = new DeliveryProcessor(
+  const handler = deliveryFunction(
     {
-      sender,
-      tokens: new OAuth2Tokens(sender),
-      userAgent: settings.userAgent,
-      store: new DeliveryRepository(db, settings.deliveriesTableName, settings.retentionMs),
-      webhooks,
-      queue: new SqsJobQueue(
-        sqsClient,
-        requireEnv('DELIVERIES_QUEUE_URL'),
-        requireEnv('DELIVERIES_DLQ_URL'),
-      ),
-      rateLimiter: new RateLimitRepository(db, settings.deliveriesTableName),
+      db,
+      sqs: sqsClient,
+      sending: { sender, tokens: new OAuth2Tokens(sender), userAgent: settings.userAgent },
     },
-    {
-      autoDisableAfterMs: settings.autoDisableAfterMs,
-      retentionMs: settings.retentionMs,
-      staleAttemptMs: FUNCTION_TIMEOUT_SECONDS.delivery * 1000 + 30_000,
-      log: logTo(logger),
-    },
+    settings,
   );
-  const handler = middy<SQSEvent, SQSBatchResponse>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .handler(createDeliveryHandler(processor));
 
   return {
     invoke: (event) => handler(event, lambdaContext(FUNCTION_NAME, TIMEOUT_MS)),

@@ -60,3 +60,9 @@ export class MethodNotAllowedError extends DomainError {
     this.allowed = allowed;
   }
 }
+
+/** An error as logs may show it: its name and message, never its stack or fields. */
+export const errorSummary = (error: unknown): { name?: string; message: string } =>
+  error instanceof Error
+    ? { name: error.name, message: error.message }
+    : { message: String(error) };

@@ -8,6 +8,7 @@ import { deliverySettings } from '../commons/delivery-settings.ts';
 import { logger } from '../commons/logger.ts';
 import { createSending } from '../delivery/sending.ts';
 import { DeliveryService } from '../domain/delivery/service.ts';
+import { errorSummary } from '../domain/errors.ts';
 import { WebhookService } from '../domain/webhooks/service.ts';
 import { bodyLimit, errorEnvelope } from '../http/middlewares.ts';
 import { createRouter } from '../http/router.ts';
@@ -25,7 +26,7 @@ const settings = deliverySettings();
 const db = createDocumentClient();
 const repository = new WebhookRepository(db, settings.tableName, (error) =>
   logger.error('A stored webhook is unreadable; lists leave it out', {
-    error: { name: error.name, message: error.message },
+    error: errorSummary(error),
   }),
 );
 const webhooks = new WebhookService(repository, {

@@ -7,6 +7,7 @@ import { requireEnv } from '../commons/config.ts';
 import { deliverySettings } from '../commons/delivery-settings.ts';
 import { logger } from '../commons/logger.ts';
 import { FanOut } from '../domain/delivery/fan-out.ts';
+import { errorSummary } from '../domain/errors.ts';
 import { rejectEvents, SqsJobQueue } from '../queues/sqs.ts';
 import { DeliveryRepository } from '../repositories/deliveries.ts';
 import { WebhookRepository } from '../repositories/webhooks.ts';
@@ -32,7 +33,7 @@ const db = createDocumentClient();
 const sqs = new SQSClient({});
 const webhooks = new WebhookRepository(db, settings.tableName, (error) =>
   logger.error('A stored webhook is unreadable; it receives no deliveries', {
-    error: { name: error.name, message: error.message },
+    error: errorSummary(error),
   }),
 );
 const deliveries = new DeliveryRepository(db, settings.deliveriesTableName, settings.retentionMs);

@@ -29,7 +29,7 @@ const MAX_STORED_BODY_BYTES = 8192;
 const MAX_STORED_HEADER_BYTES = 2048;
 
 /** The longest prefix of `text` within `maxBytes` of UTF-8, never splitting a character. */
-export const capText = (text: string, maxBytes: number): string => {
+const capText = (text: string, maxBytes: number): string => {
   if (Buffer.byteLength(text, 'utf8') <= maxBytes) return text;
   const cut = Buffer.from(text, 'utf8').subarray(0, maxBytes).toString('utf8');
   // A character cut in two decodes as U+FFFD at the end; drop it.

@@ -1,3 +1,4 @@
+import { errorSummary } from '../errors.ts';
 import { parseIngestEvent } from '../events/ingest.ts';
 import type { WebhookRecord } from '../webhooks/schema.ts';
 import { deliveryIdFor, stableUuid } from './ids.ts';
@@ -84,7 +85,7 @@ export class FanOut {
         } catch (error) {
           this.#log('error', 'Could not read a tenant’s webhooks; its events will be redelivered', {
             tenant,
-            error: describeError(error),
+            error: errorSummary(error),
           });
           for (const { messageId } of events) failures.add(messageId);
           return;
@@ -105,7 +106,7 @@ export class FanOut {
             } catch (error) {
               this.#log('error', 'Could not record an event; it will be redelivered', {
                 event_id: event.event_id,
-                error: describeError(error),
+                error: errorSummary(error),
               });
               failures.add(messageId);
             }
@@ -121,7 +122,7 @@ export class FanOut {
       } catch (error) {
         // Jobs already sent are sent again on redelivery; their ids make the copies harmless.
         this.#log('error', 'Could not queue delivery jobs; their events will be redelivered', {
-          error: describeError(error),
+          error: errorSummary(error),
         });
         for (const { messageId } of ready) failures.add(messageId);
       }
@@ -137,7 +138,7 @@ export class FanOut {
         }
       } catch (error) {
         this.#log('error', 'Could not set aside malformed events; they will be redelivered', {
-          error: describeError(error),
+          error: errorSummary(error),
         });
         for (const { messageId } of rejected) failures.add(messageId);
       }
@@ -153,8 +154,3 @@ const jobFor = (webhook: WebhookRecord, event: DeliveryEvent, ingestedAt: number
   attempt: 1,
   event,
 });
-
-export const describeError = (error: unknown) =>
-  error instanceof Error
-    ? { name: error.name, message: error.message }
-    : { message: String(error) };

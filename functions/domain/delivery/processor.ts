@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import * as v from 'valibot';
+import { errorSummary } from '../errors.ts';
 import type { WebhookRecord } from '../webhooks/schema.ts';
 import { type AttemptDependencies, performAttempt } from './attempt.ts';
 import {
@@ -169,7 +170,7 @@ export class DeliveryProcessor {
           this.#log('error', 'A delivery job failed; it will be redelivered', {
             delivery_id: job.delivery_id,
             attempt: job.attempt,
-            error: describe(error),
+            error: errorSummary(error),
           });
           plan.failures.add(messageId);
         }
@@ -229,7 +230,7 @@ export class DeliveryProcessor {
         } catch (error) {
           this.#log('error', 'The rate limiter failed; the jobs will be redelivered', {
             webhook_id: webhookId,
-            error: describe(error),
+            error: errorSummary(error),
           });
           for (const entry of entries) plan.failures.add(entry.messageId);
         }
@@ -474,7 +475,7 @@ export class DeliveryProcessor {
       failed = await this.#deps.store.saveFinished(plan.finished.map(({ record }) => record));
     } catch (error) {
       this.#log('error', 'Could not record attempts; their jobs will be redelivered', {
-        error: describe(error),
+        error: errorSummary(error),
       });
       failed = new Set(plan.finished.map(({ record }) => record.delivery_id));
     }
@@ -565,7 +566,7 @@ export class DeliveryProcessor {
       );
     } catch (error) {
       this.#log('error', 'Could not queue follow-up jobs; their messages will be redelivered', {
-        error: describe(error),
+        error: errorSummary(error),
       });
       for (const { messageId } of plan.later) plan.failures.add(messageId);
       return;
@@ -580,7 +581,7 @@ export class DeliveryProcessor {
             .catch((error: unknown) =>
               this.#log('warn', 'Could not mark a follow-up job as queued', {
                 delivery_id: job.delivery_id,
-                error: describe(error),
+                error: errorSummary(error),
               }),
             ),
         ),
@@ -599,7 +600,7 @@ export class DeliveryProcessor {
         } catch (error) {
           this.#log('error', 'Could not mark a delivery as dead-lettered', {
             delivery_id: entry.job.delivery_id,
-            error: describe(error),
+            error: errorSummary(error),
           });
           plan.failures.add(entry.messageId);
         }
@@ -610,7 +611,7 @@ export class DeliveryProcessor {
       await this.#deps.queue.deadLetter(taken);
     } catch (error) {
       this.#log('error', 'Could not copy abandoned deliveries to the dead-letter queue', {
-        error: describe(error),
+        error: errorSummary(error),
       });
       await Promise.all(
         taken.map(({ job }) =>
@@ -644,7 +645,7 @@ export class DeliveryProcessor {
     } catch (error) {
       this.#log('error', 'Could not update a webhook’s delivery counters', {
         webhook_id: webhookId,
-        error: describe(error),
+        error: errorSummary(error),
       });
     }
   }
@@ -657,7 +658,7 @@ export class DeliveryProcessor {
     } catch (error) {
       this.#log('error', 'Could not disable a webhook', {
         webhook_id: webhookId,
-        error: describe(error),
+        error: errorSummary(error),
       });
     }
   }
@@ -686,7 +687,7 @@ const unique = (keys: { tenant: string; webhookId: string }[]) => [
 ];
 
 /** One batch's attempts of one webhook, in time order, as counter changes. */
-export const summarize = (attempts: readonly AttemptSummary[]): WebhookStats => {
+const summarize = (attempts: readonly AttemptSummary[]): WebhookStats => {
   const ordered = [...attempts].sort((a, b) => a.at.localeCompare(b.at));
   const sent = ordered.filter((attempt) => attempt.attempted);
   const last = sent.at(-1);
@@ -705,8 +706,3 @@ export const summarize = (attempts: readonly AttemptSummary[]): WebhookStats => 
     recovered: last?.ok === true,
   };
 };
-
-const describe = (error: unknown) =>
-  error instanceof Error
-    ? { name: error.name, message: error.message }
-    : { message: String(error) };

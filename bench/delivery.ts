@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { cpus, loadavg } from 'node:os';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { Agent, request } from 'undici';
 import * as v from 'valibot';
@@ -12,7 +11,14 @@ import { BATCHING } from '../lib/resources.ts';
 import { toSqsRecord } from '../local/sqs-poller.ts';
 import { itemSize } from './dynamodb-expressions.ts';
 import { type CommandCount, FakeDynamoDb, FakeSqs } from './fakes.ts';
-import { startProcess, summarise, writeResults } from './support.ts';
+import {
+  loadNow,
+  machineInfo,
+  machineLine,
+  startProcess,
+  summarise,
+  writeResults,
+} from './support.ts';
 
 /**
  * `npm run bench:delivery`: deliveries per second of the delivery handler,
@@ -24,7 +30,7 @@ import { startProcess, summarise, writeResults } from './support.ts';
  * bench/results/delivery.json.
  */
 
-const LOAD_BEFORE = loadavg()[0];
+const LOAD_BEFORE = loadNow();
 const BATCHES = Number(process.env.BENCH_BATCHES ?? 1000);
 const WARMUP_BATCHES = Number(process.env.BENCH_WARMUP_BATCHES ?? 50);
 const WEBHOOKS = Number(process.env.BENCH_WEBHOOKS ?? 3);
@@ -366,13 +372,7 @@ try {
 
   const report = {
     measured_at: new Date().toISOString(),
-    machine: {
-      cpus: cpus().length,
-      model: cpus()[0]?.model,
-      node: process.version,
-      // Other work on the machine skews every number here; this says how much there was.
-      load_average_1m: { before: LOAD_BEFORE, after: loadavg()[0] },
-    },
+    machine: machineInfo(LOAD_BEFORE),
     batch_size: BATCH_SIZE,
     webhooks: WEBHOOKS,
     body_bytes: Buffer.byteLength(body),
@@ -384,7 +384,7 @@ try {
   };
   const file = await writeResults('delivery', report);
   const lines = [
-    `${report.machine.cpus} CPUs (${report.machine.model}), Node ${report.machine.node}, load average ${report.machine.load_average_1m.before?.toFixed(2)} before, ${report.machine.load_average_1m.after?.toFixed(2)} after; ${WEBHOOKS} webhooks, jobs spread over them`,
+    `${machineLine(report.machine)}; ${WEBHOOKS} webhooks, jobs spread over them`,
     ...describeConfiguration('sequential', sequential),
     ...describeConfiguration('concurrent', concurrent),
     `delivery record after its attempt: ${deliveredItemBytes.mean} bytes mean (${deliveredItemBytes.p50} p50, ${deliveredItemBytes.max} max); body ${report.body_bytes} bytes`,

@@ -1,11 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { cpus, loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { request } from 'undici';
 import { phasesOf, quantiles } from './e2e-phases.ts';
 import { batchStats, startRuntime, summariseProbe, summariseProfile } from './e2e-runtime.ts';
-import { startProcess, summarise, writeResults } from './support.ts';
+import {
+  loadNow,
+  machineInfo,
+  machineLine,
+  startProcess,
+  summarise,
+  writeResults,
+} from './support.ts';
 
 /**
  * `npm run bench:e2e`: events sent to the local runtime's ingest queue at a
@@ -16,7 +22,7 @@ import { startProcess, summarise, writeResults } from './support.ts';
  * runtime under the CPU profiler. Writes bench/results/e2e.json.
  */
 
-const LOAD_BEFORE = loadavg()[0];
+const LOAD_BEFORE = loadNow();
 const RATE = Number(process.env.BENCH_RATE ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const STRAGGLER_WAIT_MS = 30_000;
@@ -184,13 +190,7 @@ const { sent, arrivals, firstArrival, latency, phases } = measured;
 const batches = batchStats(runtime.lines());
 const report = {
   measured_at: new Date().toISOString(),
-  machine: {
-    cpus: cpus().length,
-    model: cpus()[0]?.model,
-    node: process.version,
-    // Other work on the machine skews every number here; this says how much there was.
-    load_average_1m: { before: LOAD_BEFORE, after: loadavg()[0] },
-  },
+  machine: machineInfo(LOAD_BEFORE),
   layout:
     'runtime (node local/start.ts: fauxqs, dynalite, pollers, handlers) in one process, receiver in another, sender in this one',
   profiled: PROFILE,
@@ -226,7 +226,7 @@ const report = {
 };
 const file = await writeResults(PROFILE ? 'e2e-profiled' : 'e2e', report);
 const lines = [
-  `${report.machine.cpus} CPUs (${report.machine.model}), Node ${report.machine.node}, load average ${report.machine.load_average_1m.before?.toFixed(2)} before, ${report.machine.load_average_1m.after?.toFixed(2)} after${PROFILE ? '; runtime under --cpu-prof' : ''}`,
+  `${machineLine(report.machine)}${PROFILE ? '; runtime under --cpu-prof' : ''}`,
   `sent ${report.sent} of ${report.scheduled} events at ${report.achieved_send_rate_per_second}/s (target ${RATE}/s for ${SECONDS} s; ${report.send_errors} send errors; SendMessage p50 ${sent.sendMs.p50} ms, p99 ${sent.sendMs.p99} ms)`,
   `received ${report.received_unique} unique, lost ${report.lost}, duplicates ${report.duplicates}`,
   `latency scheduled send -> receiver: p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms, max ${latency.max} ms (goal p95 < 100 ms)`,

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -77,3 +78,17 @@ export const writeResults = async (name: string, results: unknown): Promise<stri
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
   return file;
 };
+
+/** The machine a result was measured on; other work on it skews every number, the load says how much. */
+export const machineInfo = (loadBefore: number | undefined) => ({
+  cpus: cpus().length,
+  model: cpus()[0]?.model,
+  node: process.version,
+  load_average_1m: { before: loadBefore, after: loadavg()[0] },
+});
+
+/** The 1-minute load average now, to pass to machineInfo when the run ends. */
+export const loadNow = (): number | undefined => loadavg()[0];
+
+export const machineLine = (machine: ReturnType<typeof machineInfo>): string =>
+  `${machine.cpus} CPUs (${machine.model}), Node ${machine.node}, load average ${machine.load_average_1m.before?.toFixed(2)} before, ${machine.load_average_1m.after?.toFixed(2)} after`;

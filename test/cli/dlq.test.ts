@@ -8,7 +8,7 @@ import {
   emitEvents,
   eventually,
   peekQueue,
-  startTestRuntime,
+  startDeliveryRuntime,
 } from '../support/runtime.ts';
 
 /** The dlq CLI against a running local runtime, as `npm run dlq -- ...` runs it. */
@@ -18,7 +18,7 @@ let api: ApiClient;
 let receiver: TestReceiver;
 
 beforeAll(async () => {
-  runtime = await startTestRuntime({ queueVisibilityTimeoutSeconds: 2, pollWaitSeconds: 1 });
+  runtime = await startDeliveryRuntime();
   api = apiClient(runtime, runtime.devApiKey);
   receiver = await startReceiver({ status: 500, body: 'broken' });
 }, 30_000);

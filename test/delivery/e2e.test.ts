@@ -10,7 +10,7 @@ import {
   emitEvents,
   eventually,
   peekQueue,
-  startTestRuntime,
+  startDeliveryRuntime,
 } from '../support/runtime.ts';
 
 /**
@@ -24,7 +24,7 @@ let api: ApiClient;
 let receiver: TestReceiver;
 
 beforeAll(async () => {
-  runtime = await startTestRuntime({ queueVisibilityTimeoutSeconds: 2, pollWaitSeconds: 1 });
+  runtime = await startDeliveryRuntime();
   api = apiClient(runtime, runtime.devApiKey);
 }, 30_000);
 

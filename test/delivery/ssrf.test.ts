@@ -6,7 +6,7 @@ import {
   apiClient,
   emitEvents,
   eventually,
-  startTestRuntime,
+  startDeliveryRuntime,
 } from '../support/runtime.ts';
 
 /**
@@ -19,11 +19,7 @@ let api: ApiClient;
 let receiver: TestReceiver;
 
 beforeAll(async () => {
-  runtime = await startTestRuntime({
-    queueVisibilityTimeoutSeconds: 2,
-    pollWaitSeconds: 1,
-    env: { ALLOW_PRIVATE_TARGETS: 'false' },
-  });
+  runtime = await startDeliveryRuntime({ env: { ALLOW_PRIVATE_TARGETS: 'false' } });
   api = apiClient(runtime, runtime.devApiKey);
   receiver = await startReceiver();
 }, 30_000);

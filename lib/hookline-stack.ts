@@ -7,6 +7,7 @@ import type { Construct } from 'constructs';
 import { DeliveryWorkers, type QueueWithDeadLetters } from './constructs/delivery-workers.ts';
 import { NodeFunction } from './constructs/node-function.ts';
 import { WebhooksApi } from './constructs/webhooks-api.ts';
+import { markForLocalRuntime } from './local-metadata.ts';
 import {
   API,
   CONFIG_TABLE,
@@ -92,12 +93,14 @@ export class HooklineStack extends Stack {
       })),
       ...tableDefaults,
     });
+    markForLocalRuntime(table, { name: CONFIG_TABLE.localName });
     const deliveriesTable = new TableV2(this, 'DeliveriesTable', {
       partitionKey: { name: DELIVERIES_TABLE.partitionKey, type: AttributeType.STRING },
       sortKey: { name: DELIVERIES_TABLE.sortKey, type: AttributeType.STRING },
       timeToLiveAttribute: DELIVERIES_TABLE.timeToLiveAttribute,
       ...tableDefaults,
     });
+    markForLocalRuntime(deliveriesTable, { name: DELIVERIES_TABLE.localName });
 
     const queues = {
       events: this.queueWithDeadLetters('Events', QUEUES.events),
@@ -218,12 +221,14 @@ export class HooklineStack extends Stack {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
     });
+    markForLocalRuntime(deadLetterQueue, { name: definition.deadLetterQueue });
     const queue = new Queue(this, `${id}Queue`, {
       visibilityTimeout: Duration.seconds(definition.visibilityTimeoutSeconds),
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: definition.maxReceiveCount },
     });
+    markForLocalRuntime(queue, { name: definition.name });
     return { queue, deadLetterQueue };
   }
 }

@@ -7,6 +7,19 @@ import { GSI1, KEYS } from '../functions/commons/table.ts';
  * loads this without aws-cdk-lib.
  */
 
+/**
+ * The template metadata key under which a resource carries what only the local
+ * runtime needs: the name it takes there (on AWS, CloudFormation names it) and,
+ * for a function, the handler file it runs (on AWS, the bundle).
+ */
+export const LOCAL_METADATA_KEY = 'Hookline::Local';
+
+export interface LocalMetadata {
+  name: string;
+  /** A function's handler file, relative to the project root. */
+  entry?: string;
+}
+
 export const CONFIG_TABLE = {
   /** The table's name in the local runtime; on AWS CloudFormation names it. */
   localName: 'hookline-config',

@@ -1,7 +1,6 @@
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -30,11 +29,37 @@ const allow = (actions: string[], resources: string[]) =>
   new PolicyStatement({ effect: Effect.ALLOW, actions, resources });
 
 /**
+ * An SQS event source mapping with exactly the calls Lambda's pollers make on
+ * the queue, made with the function's role: receive, delete, and the
+ * attributes read when the mapping is created. (CDK's SqsEventSource would
+ * also grant ChangeMessageVisibility and GetQueueUrl, which nothing calls.)
+ * Failed messages are reported one by one, so one bad message never makes a
+ * whole batch run again.
+ */
+const consume = (
+  fn: NodeFunction,
+  queue: IQueue,
+  batching: { batchSize: number; maxBatchingWindowSeconds: number },
+  maxConcurrency?: number,
+) => {
+  fn.addEventSourceMapping('SqsEventSource', {
+    eventSourceArn: queue.queueArn,
+    batchSize: batching.batchSize,
+    maxBatchingWindow: Duration.seconds(batching.maxBatchingWindowSeconds),
+    reportBatchItemFailures: true,
+    ...(maxConcurrency === undefined ? {} : { maxConcurrency }),
+  });
+  fn.addToRolePolicy(
+    allow(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], [queue.queueArn]),
+  );
+};
+
+/**
  * The queue consumers: fan-out turns producers' events into one delivery job
- * per matching webhook, delivery sends them. Both report failed messages one
- * by one, so one bad message never makes a whole batch run again. Each role
- * holds the calls its handler makes and no others; the event source mapping
- * adds the receive and delete calls on the queue it reads.
+ * per matching webhook, delivery sends them. Each role holds the calls its
+ * handler and its event source mapping make, and no others: the local
+ * runtime enforces these policies, and test/infra/grants-used.test.ts checks
+ * them against what the handlers were seen to call.
  */
 export class DeliveryWorkers extends Construct {
   readonly fanOutFunction: NodeFunction;
@@ -52,13 +77,7 @@ export class DeliveryWorkers extends Construct {
       logRetention: props.logRetention,
       removalPolicy: props.removalPolicy,
     });
-    fanOut.addEventSource(
-      new SqsEventSource(events.queue, {
-        batchSize: BATCHING.events.batchSize,
-        maxBatchingWindow: Duration.seconds(BATCHING.events.maxBatchingWindowSeconds),
-        reportBatchItemFailures: true,
-      }),
-    );
+    consume(fanOut, events.queue, BATCHING.events);
     // Each tenant's webhooks, one query per tenant and batch.
     fanOut.addToRolePolicy(allow(['dynamodb:Query'], [configTable.tableArn]));
     // The event's de-duplication item: a conditional put, and a read when it already exists.
@@ -78,22 +97,16 @@ export class DeliveryWorkers extends Construct {
       logRetention: props.logRetention,
       removalPolicy: props.removalPolicy,
     });
-    delivery.addEventSource(
-      new SqsEventSource(deliveries.queue, {
-        batchSize: BATCHING.deliveries.batchSize,
-        maxBatchingWindow: Duration.seconds(BATCHING.deliveries.maxBatchingWindowSeconds),
-        reportBatchItemFailures: true,
-        maxConcurrency: props.deliveryConcurrency,
-      }),
-    );
+    consume(delivery, deliveries.queue, BATCHING.deliveries, props.deliveryConcurrency);
     // The batch's webhooks in one read; their counters and auto-disable as updates.
     delivery.addToRolePolicy(
       allow(['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'], [configTable.tableArn]),
     );
-    // Claims and records attempts (put, conditional updates, reads), and the rate-limit state.
+    // Claims attempts (put, conditional updates, reads), writes a batch's results
+    // together (BatchWriteItem), and keeps the rate-limit state.
     delivery.addToRolePolicy(
       allow(
-        ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem'],
         [deliveriesTable.tableArn],
       ),
     );

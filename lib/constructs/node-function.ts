@@ -6,6 +6,7 @@ import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-l
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { markForLocalRuntime } from '../local-metadata.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -70,6 +71,10 @@ export class NodeFunction extends NodejsFunction {
           "import { createRequire } from 'node:module';const require = createRequire(import.meta.url);",
         externalModules: ['@aws-sdk/*'],
       },
+    });
+    markForLocalRuntime(this, {
+      name: `hookline-${props.handler}`,
+      entry: `functions/handlers/${props.handler}.ts`,
     });
     Validations.of(role).acknowledge({
       id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',

@@ -1,4 +1,6 @@
 import { Worker } from 'node:worker_threads';
+import type { AccessRecord } from './aws-gate.ts';
+import type { EmulatorStart } from './emulator-worker.ts';
 import { close, listen } from './http-server.ts';
 
 /**
@@ -67,40 +69,59 @@ export const startSqs = async (options: {
   };
 };
 
+/** What a gated emulator reports while it runs. */
+export interface EmulatorEvents {
+  onAccess?: (record: AccessRecord) => void;
+  log?: (line: string) => void;
+}
+
 /**
  * An emulator on a worker thread, so that it runs on the other core beside
  * the handlers instead of taking turns with them on one event loop.
  */
-export const startInWorker = (options: {
-  kind: 'dynamodb' | 'sqs';
-  port: number;
-  host: string;
-  path?: string | undefined;
-}): Promise<RunningEmulator> =>
+export const startInWorker = (
+  options: EmulatorStart,
+  events: EmulatorEvents = {},
+): Promise<RunningEmulator> =>
   new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./emulator-worker.ts', import.meta.url), {
       workerData: options,
     });
-    const failed = (error: Error) => reject(error);
-    worker.once('error', failed);
-    worker.once('message', (message: { endpoint?: string; port?: number; error?: string }) => {
-      worker.off('error', failed);
-      if (message.error || !message.endpoint || message.port === undefined) {
-        void worker.terminate();
-        reject(new Error(message.error ?? `the ${options.kind} emulator did not start`));
-        return;
+    let stopped: (() => void) | undefined;
+    worker.once('error', reject);
+    worker.on('message', (message: WorkerMessage) => {
+      switch (message.type) {
+        case 'access':
+          events.onAccess?.(message.record);
+          return;
+        case 'log':
+          events.log?.(message.line);
+          return;
+        case 'stopped':
+          void worker.terminate().then(() => stopped?.());
+          return;
+        case 'failed':
+          void worker.terminate();
+          reject(new Error(message.error));
+          return;
+        case 'started':
+          worker.off('error', reject);
+          resolve({
+            endpoint: message.endpoint,
+            port: message.port,
+            stop: () =>
+              new Promise<void>((done) => {
+                stopped = done;
+                worker.postMessage('stop');
+              }),
+          });
       }
-      const { endpoint, port } = message;
-      resolve({
-        endpoint,
-        port,
-        stop: () =>
-          new Promise<void>((done) => {
-            worker.once('message', () => {
-              void worker.terminate().then(() => done());
-            });
-            worker.postMessage('stop');
-          }),
-      });
     });
   });
+
+type WorkerMessage =
+  | { type: 'started'; endpoint: string; port: number }
+  | { type: 'failed'; error: string }
+  | { type: 'stopped'; error?: string }
+  | { type: 'access'; record: AccessRecord }
+  | { type: 'log'; line: string };

@@ -10,7 +10,6 @@ import type {
 } from 'aws-lambda';
 import {
   API,
-  FUNCTION_TIMEOUT_SECONDS,
   type GatewayResponseDefinition,
   gatewayResponse,
   gatewayResponseBody,
@@ -36,8 +35,11 @@ type AuthorizerHandler = (
 export interface GatewayOptions {
   host: string;
   port: number;
-  api: ApiHandler;
-  authorizer: AuthorizerHandler;
+  /** The functions behind the gateway, each with its own timeout from the template. */
+  api: { handler: ApiHandler; timeoutMs: number };
+  authorizer: { handler: AuthorizerHandler; timeoutMs: number };
+  /** The integration's own limit (29 s by default); the function may run on past it. */
+  integrationTimeoutMs: number;
   authorizerCacheTtlSeconds: number;
   throttle: { rateLimit: number; burstLimit: number };
   retryAfterSeconds: number;
@@ -56,12 +58,13 @@ const REGION = 'us-east-1';
 const API_ID = 'local';
 /** API Gateway's own limit on payloads. */
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
-/** Lambda's limit on a synchronous invocation's event, which holds the body. */
-const MAX_LAMBDA_EVENT_BYTES = 6 * 1024 * 1024;
+/** Lambda's limit on a synchronous invocation's event (which holds the body) and on its answer. */
+const MAX_LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024;
 const BASE_PATH = `/${API.basePath.join('/')}`;
 const PROXY_RESOURCE = `${BASE_PATH}/{proxy+}`;
 
 class PayloadTooLarge extends Error {}
+class IntegrationTimeout extends Error {}
 
 const readBody = (request: IncomingMessage): Promise<string> =>
   new Promise((resolve, reject) => {
@@ -80,10 +83,16 @@ const readBody = (request: IncomingMessage): Promise<string> =>
     request.on('error', reject);
   });
 
+/**
+ * Maps keyed by what a client sent: without a prototype, so a header or query
+ * parameter named `constructor` or `__proto__` is just a name.
+ */
+const clientKeyed = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
+
 /** Header maps as API Gateway builds them: names as the client sent them; last value wins. */
 const headerMaps = (request: IncomingMessage) => {
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
+  const headers = clientKeyed<string>();
+  const multiValueHeaders = clientKeyed<string[]>();
   for (let index = 0; index < request.rawHeaders.length; index += 2) {
     const name = request.rawHeaders[index] ?? '';
     const value = request.rawHeaders[index + 1] ?? '';
@@ -97,8 +106,8 @@ const queryMaps = (url: URL) => {
   if ([...url.searchParams.keys()].length === 0) {
     return { queryStringParameters: null, multiValueQueryStringParameters: null };
   }
-  const queryStringParameters: Record<string, string> = {};
-  const multiValueQueryStringParameters: Record<string, string[]> = {};
+  const queryStringParameters = clientKeyed<string>();
+  const multiValueQueryStringParameters = clientKeyed<string[]>();
   for (const [name, value] of url.searchParams) {
     queryStringParameters[name] = value;
     multiValueQueryStringParameters[name] = [
@@ -183,10 +192,10 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
     if (cached && cached.until > Date.now()) return cached.result;
     try {
       const result = await invoke(
-        options.authorizer,
+        options.authorizer.handler,
         event,
         'authorizer',
-        FUNCTION_TIMEOUT_SECONDS.authorizer * 1000,
+        options.authorizer.timeoutMs,
       );
       if (options.authorizerCacheTtlSeconds > 0) {
         authorizerCache.set(apiKey, {
@@ -318,21 +327,41 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
     };
     // A larger event never reaches the function; API Gateway refuses the request.
     if (
-      Buffer.byteLength(body) > MAX_LAMBDA_EVENT_BYTES / 2 &&
-      Buffer.byteLength(JSON.stringify(event)) > MAX_LAMBDA_EVENT_BYTES
+      Buffer.byteLength(body) > MAX_LAMBDA_PAYLOAD_BYTES / 2 &&
+      Buffer.byteLength(JSON.stringify(event)) > MAX_LAMBDA_PAYLOAD_BYTES
     ) {
       return { status: sendGatewayResponse(response, 'REQUEST_TOO_LARGE', requestId), principal };
     }
     let result: APIGatewayProxyResult;
+    let integrationTimer: NodeJS.Timeout | undefined;
     try {
-      result = await invoke(options.api, event, 'api', FUNCTION_TIMEOUT_SECONDS.api * 1000);
+      // The function's own timeout is a failed invocation (502); the integration's is a 504,
+      // and the function goes on running, as on AWS.
+      const integrationTimeout = new Promise<never>((_, reject) => {
+        integrationTimer = setTimeout(
+          () => reject(new IntegrationTimeout()),
+          options.integrationTimeoutMs,
+        );
+      });
+      result = await Promise.race([
+        invoke(options.api.handler, event, 'api', options.api.timeoutMs),
+        integrationTimeout,
+      ]);
+      if (Buffer.byteLength(JSON.stringify(result)) > MAX_LAMBDA_PAYLOAD_BYTES) {
+        throw new Error('Response payload size exceeded the maximum allowed payload size');
+      }
     } catch (error) {
       const type =
-        error instanceof InvocationTimeout ? 'INTEGRATION_TIMEOUT' : 'INTEGRATION_FAILURE';
-      if (!(error instanceof InvocationTimeout)) {
-        log(`api function failed: ${error instanceof Error ? error.stack : String(error)}`);
+        error instanceof IntegrationTimeout ? 'INTEGRATION_TIMEOUT' : 'INTEGRATION_FAILURE';
+      if (!(error instanceof IntegrationTimeout)) {
+        const detail = error instanceof InvocationTimeout ? error.message : undefined;
+        log(
+          `api function failed: ${detail ?? (error instanceof Error ? error.stack : String(error))}`,
+        );
       }
       return { status: sendGatewayResponse(response, type, requestId), principal };
+    } finally {
+      clearTimeout(integrationTimer);
     }
     const responseHeaders: Record<string, string | string[]> = { 'x-amzn-requestid': requestId };
     for (const [name, value] of Object.entries(result.headers ?? {})) {

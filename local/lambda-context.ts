@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 
 /** The Lambda context object a handler gets, for a function run in this process. */
-export const lambdaContext = (functionName: string, timeoutMs: number): Context => {
+export const lambdaContext = (functionName: string, timeoutMs: number, memoryMb = 512): Context => {
   const deadline = Date.now() + timeoutMs;
   const awsRequestId = randomUUID();
   return {
@@ -10,7 +10,7 @@ export const lambdaContext = (functionName: string, timeoutMs: number): Context 
     functionName,
     functionVersion: '$LATEST',
     invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
-    memoryLimitInMB: '512',
+    memoryLimitInMB: String(memoryMb),
     awsRequestId,
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: `local/${awsRequestId}`,

@@ -1,10 +1,12 @@
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import * as v from 'valibot';
 import { createDocumentClient } from '../functions/commons/clients.ts';
-import { ConfigurationError, integerEnv, numberEnv } from '../functions/commons/config.ts';
+import { ConfigurationError, integerEnv } from '../functions/commons/config.ts';
 import {
   generateApiKey,
   MAX_KEY_LENGTH,
@@ -14,29 +16,30 @@ import {
   tenantIdSchema,
 } from '../functions/domain/keys/api-keys.ts';
 import { ApiKeyRepository } from '../functions/repositories/api-keys.ts';
-import {
-  API,
-  BATCHING,
-  CONFIG_TABLE,
-  DELIVERIES_TABLE,
-  FUNCTION_TIMEOUT_SECONDS,
-} from '../lib/resources.ts';
+import type { AccessRecord } from './aws-gate.ts';
 import { startInWorker } from './emulators.ts';
+import { type LocalFunction, startFunction } from './functions.ts';
 import { startGateway } from './gateway.ts';
-import {
-  ensureConfigTable,
-  ensureDeliveriesTable,
-  ensureQueues,
-  type QueueUrls,
-  queueArn,
-} from './provision.ts';
+import { ensureQueues, ensureTables } from './provision.ts';
 import { startPoller } from './sqs-poller.ts';
+import { type FunctionModel, readStackModel, type StackModel } from './stack-model.ts';
+import { type CfnTemplate, synthesizeStack } from './template.ts';
 
 /**
- * The whole service on one machine: emulators (or endpoints given in the
- * environment), the stack's tables and queues, and the deployed handlers
- * behind an API Gateway look-alike.
+ * The whole service on one machine, run from the stack as synthesized: the
+ * template's tables and queues (in emulators, or behind endpoints given in
+ * the environment), each function in an environment of its own with exactly
+ * the template's variables and its role's credentials, every AWS call it
+ * makes checked against that role's policies, the template's event source
+ * mappings polling its queues, and the API Gateway look-alike in front.
  */
+
+const PROJECT_ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+export interface QueueUrls {
+  url: string;
+  deadLetterUrl: string;
+}
 
 export interface LocalRuntimeOptions {
   /** 0 picks a free port. */
@@ -49,16 +52,22 @@ export interface LocalRuntimeOptions {
   /** The dev tenant's key; generated (and kept in dataDir) when absent. */
   devApiKey?: string | undefined;
   devTenant: string;
-  authorizerCacheTtlSeconds: number;
-  throttle: { rateLimit: number; burstLimit: number };
-  retryAfterSeconds: number;
-  /** Environment for the handlers, on top of what the runtime sets. */
-  env?: Record<string, string>;
-  /** Overrides the queues' visibility timeout: a failed batch comes back sooner (tests). */
+  /** The stack's settings, as `cdk deploy -c name=value` takes them (lib/app.ts). */
+  context: Record<string, unknown>;
+  /** Services to use instead of starting emulators (LocalStack, say). */
+  endpoints?: { dynamoDb?: string | undefined; sqs?: string | undefined };
+  /** Tests only: the consumed queues' visibility timeout, so a failed batch comes back sooner. */
   queueVisibilityTimeoutSeconds?: number | undefined;
-  /** Long-poll wait of the event-source pollers, 0 to 20 s. */
+  /** Long-poll wait of the event-source pollers, 0 to 20 s (Lambda's pollers wait 20). */
   pollWaitSeconds?: number | undefined;
+  /** Tests only: changes the synthesized template before it runs (a grant removed, say). */
+  transformTemplate?: (template: CfnTemplate) => CfnTemplate;
+  /** Every call a function makes to DynamoDB or SQS, allowed or refused. */
+  onAccess?: (record: AccessRecord) => void;
+  /** The runtime's own lines (requests, batches, refusals). */
   log?: (line: string) => void;
+  /** What the functions write (their CloudWatch logs); default: this process's stdout. */
+  functionLog?: (line: string) => void;
 }
 
 export interface LocalRuntime {
@@ -68,6 +77,9 @@ export interface LocalRuntime {
   tableName: string;
   deliveriesTableName: string;
   queues: { events: QueueUrls; deliveries: QueueUrls };
+  /** The stack's outputs, resolved to the local resources. */
+  outputs: Record<string, string>;
+  stack: StackModel;
   devApiKey: string;
   devTenant: string;
   /** Where the tables (if emulated) and the generated dev key are kept; undefined: in memory. */
@@ -76,6 +88,19 @@ export interface LocalRuntime {
   stop(): Promise<void>;
 }
 
+/** Variables `npm start` maps onto the stack's context (README, "Configuration"). */
+const CONTEXT_VARIABLES = {
+  API_RATE_LIMIT: 'apiRateLimit',
+  API_BURST_LIMIT: 'apiBurstLimit',
+  API_RETRY_AFTER_SECONDS: 'retryAfterSeconds',
+  AUTHORIZER_CACHE_TTL_SECONDS: 'authorizerCacheTtlSeconds',
+  MAX_WEBHOOKS_PER_TENANT: 'maxWebhooksPerTenant',
+  DELIVERY_RETENTION_DAYS: 'deliveryRetentionDays',
+  AUTO_DISABLE_AFTER_HOURS: 'autoDisableAfterHours',
+  DELIVERY_CONCURRENCY: 'deliveryConcurrency',
+  ALLOW_PRIVATE_TARGETS: 'allowPrivateTargets',
+} as const;
+
 /** The options `npm start` runs with, from the environment (README, "Configuration"). */
 export const defaultOptions = (env: NodeJS.ProcessEnv = process.env): LocalRuntimeOptions => {
   const port = (name: string, fallback: number) =>
@@ -83,6 +108,21 @@ export const defaultOptions = (env: NodeJS.ProcessEnv = process.env): LocalRunti
   const devTenant = env.WEBHOOKS_DEV_TENANT || 'dev';
   if (!v.is(tenantIdSchema, devTenant)) {
     throw new ConfigurationError(`WEBHOOKS_DEV_TENANT "${devTenant}" is not a valid tenant id`);
+  }
+  let extra: unknown = {};
+  try {
+    extra = JSON.parse(env.HOOKLINE_CONTEXT || '{}');
+  } catch {
+    throw new ConfigurationError('HOOKLINE_CONTEXT must be a JSON object of CDK context values');
+  }
+  if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) {
+    throw new ConfigurationError('HOOKLINE_CONTEXT must be a JSON object of CDK context values');
+  }
+  // Receivers on this machine are the point of running locally.
+  const context: Record<string, unknown> = { allowPrivateTargets: true, ...extra };
+  for (const [variable, key] of Object.entries(CONTEXT_VARIABLES)) {
+    const value = env[variable];
+    if (value !== undefined && value !== '') context[key] = value;
   }
   return {
     port: port('PORT', 3000),
@@ -96,30 +136,19 @@ export const defaultOptions = (env: NodeJS.ProcessEnv = process.env): LocalRunti
         : (env.HOOKLINE_DATA_DIR ?? join(process.cwd(), '.hookline')),
     devApiKey: env.WEBHOOKS_DEV_API_KEY || undefined,
     devTenant,
-    authorizerCacheTtlSeconds: integerEnv(
-      'AUTHORIZER_CACHE_TTL_SECONDS',
-      API.authorizerCacheTtlSeconds,
-      { max: 3600 },
-      env,
-    ),
-    throttle: {
-      rateLimit: numberEnv('API_RATE_LIMIT', API.throttle.rateLimit, { min: 0.001 }, env),
-      burstLimit: integerEnv('API_BURST_LIMIT', API.throttle.burstLimit, { min: 1 }, env),
+    context,
+    // The SDK's own variables, if the user set them.
+    endpoints: {
+      dynamoDb: env.AWS_ENDPOINT_URL_DYNAMODB || env.AWS_ENDPOINT_URL || undefined,
+      sqs: env.AWS_ENDPOINT_URL_SQS || env.AWS_ENDPOINT_URL || undefined,
     },
-    retryAfterSeconds: integerEnv(
-      'API_RETRY_AFTER_SECONDS',
-      API.retryAfterSeconds,
-      { min: 1 },
-      env,
-    ),
   };
 };
 
-/** A service endpoint from the SDK's own variables, if the user set one. */
-const configuredEndpoint = (service: 'DYNAMODB' | 'SQS'): string | undefined =>
-  process.env[`AWS_ENDPOINT_URL_${service}`] || process.env.AWS_ENDPOINT_URL || undefined;
-
-let started = false;
+const restoreEnv = (name: string, value: string | undefined) => {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+};
 
 const devKeyFile = (dataDir: string) => join(dataDir, 'dev-api-key');
 
@@ -135,12 +164,61 @@ const resolveDevKey = async (options: LocalRuntimeOptions): Promise<string> => {
   return key;
 };
 
+/**
+ * Where a test run collects every function's calls (HOOKLINE_ACCESS_RECORD_DIR),
+ * so that test/infra/grants-used.test.ts can hold the grants to what is used.
+ */
+const accessRecorder = (): ((record: AccessRecord) => void) | undefined => {
+  const dir = process.env.HOOKLINE_ACCESS_RECORD_DIR;
+  if (!dir) return undefined;
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${process.pid}-${Date.now()}.jsonl`);
+  const seen = new Set<string>();
+  return (record) => {
+    const line = JSON.stringify(record);
+    if (seen.has(line)) return;
+    seen.add(line);
+    appendFileSync(file, `${line}\n`);
+  };
+};
+
+/** What Lambda puts in every function's environment besides the template's variables. */
+const lambdaEnvironment = (
+  fn: FunctionModel,
+  stack: StackModel,
+  endpoints: { dynamoDb: string; sqs: string },
+): Record<string, string> => ({
+  AWS_REGION: stack.region,
+  AWS_DEFAULT_REGION: stack.region,
+  AWS_LAMBDA_FUNCTION_NAME: fn.name,
+  AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+  AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
+  AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
+  AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+  // The role's session: the gate knows the function by this key.
+  AWS_ACCESS_KEY_ID: fn.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: 'local',
+  AWS_SESSION_TOKEN: 'local',
+  // Where AWS is, locally: the gates in front of the emulators.
+  AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamoDb,
+  AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+  ...(process.env.PATH ? { PATH: process.env.PATH } : {}),
+});
+
+const stringEnvironment = (value: unknown, fn: FunctionModel): Record<string, string> => {
+  const result: Record<string, string> = {};
+  for (const [name, entry] of Object.entries(value as Record<string, unknown>)) {
+    if (typeof entry !== 'string') {
+      throw new Error(`${fn.name}: environment variable ${name} does not resolve to a string`);
+    }
+    result[name] = entry;
+  }
+  return result;
+};
+
 export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<LocalRuntime> => {
-  // The handlers read their configuration once, at import, as on Lambda; a
-  // second runtime in one process would silently reuse the first one's.
-  if (started) throw new Error('The local runtime can start once per process');
-  started = true;
   const log = options.log ?? (() => undefined);
+  const functionLog = options.functionLog ?? ((line: string) => process.stdout.write(`${line}\n`));
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop();
@@ -148,69 +226,98 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
 
   try {
     if (options.dataDir) await mkdir(options.dataDir, { recursive: true });
-    const emulate = { dynamoDb: !configuredEndpoint('DYNAMODB'), sqs: !configuredEndpoint('SQS') };
+    const synthesized = await synthesizeStack(options.context);
+    log(
+      `stack ${synthesized.stackName}: ${synthesized.source.cached ? 'template from cache' : 'synthesized'} in ${synthesized.source.ms} ms`,
+    );
+    const template = options.transformTemplate
+      ? options.transformTemplate(structuredClone(synthesized.template))
+      : synthesized.template;
+    process.env.AWS_REGION ??= 'us-east-1';
+    const stack = readStackModel(synthesized.stackName, template, {
+      region: process.env.AWS_REGION,
+    });
+
+    const configured = { dynamoDb: options.endpoints?.dynamoDb, sqs: options.endpoints?.sqs };
+    const emulate = { dynamoDb: !configured.dynamoDb, sqs: !configured.sqs };
     if (emulate.dynamoDb || emulate.sqs) {
-      // Emulators take any credentials; the SDK insists on having some.
+      // The emulators take any credentials; the SDK insists on having some.
       process.env.AWS_ACCESS_KEY_ID ??= 'local';
       process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
     }
-    process.env.AWS_REGION ??= 'us-east-1';
+    const record = accessRecorder();
+    const onAccess = (access: AccessRecord) => {
+      record?.(access);
+      options.onAccess?.(access);
+    };
+    const gate = (target: string | undefined) => ({
+      ...(target ? { target } : {}),
+      region: stack.region,
+      account: stack.account,
+      callers: stack.functions.map((fn) => ({
+        accessKeyId: fn.accessKeyId,
+        functionName: fn.name,
+        principalArn: fn.principalArn,
+        policies: fn.role.policies,
+      })),
+      resourcePolicies: [...stack.queuePolicies],
+    });
 
-    // Each emulator on a thread of its own, both starting at once.
+    // Each emulator (or a gate to the configured service) on a thread of its own, both at once.
     const [dynamo, sqs] = await Promise.all([
-      emulate.dynamoDb
-        ? startInWorker({
-            kind: 'dynamodb',
-            port: options.dynamoDbPort,
-            host: options.host,
-            path: options.dataDir ? join(options.dataDir, 'dynamodb') : undefined,
-          })
-        : undefined,
-      emulate.sqs
-        ? startInWorker({ kind: 'sqs', port: options.sqsPort, host: options.host })
-        : undefined,
+      startInWorker(
+        {
+          kind: 'dynamodb',
+          port: options.dynamoDbPort,
+          host: options.host,
+          ...(options.dataDir ? { path: join(options.dataDir, 'dynamodb') } : {}),
+          gate: gate(configured.dynamoDb),
+        },
+        { onAccess, log },
+      ),
+      startInWorker(
+        { kind: 'sqs', port: options.sqsPort, host: options.host, gate: gate(configured.sqs) },
+        { onAccess, log },
+      ),
     ]);
-    if (dynamo) {
-      stops.push(dynamo.stop);
-      process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamo.endpoint;
-    }
-    if (sqs) {
-      stops.push(sqs.stop);
-      process.env.AWS_ENDPOINT_URL_SQS = sqs.endpoint;
-    }
-    const dynamoDbEndpoint = dynamo?.endpoint ?? configuredEndpoint('DYNAMODB') ?? '';
-    const sqsEndpoint = sqs?.endpoint ?? configuredEndpoint('SQS') ?? '';
+    stops.push(dynamo.stop, sqs.stop);
+    // This process is the operator's: its clients (and the CLIs it runs) go through the gates too.
+    const previous = {
+      dynamoDb: process.env.AWS_ENDPOINT_URL_DYNAMODB,
+      sqs: process.env.AWS_ENDPOINT_URL_SQS,
+    };
+    process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamo.endpoint;
+    process.env.AWS_ENDPOINT_URL_SQS = sqs.endpoint;
+    stops.push(async () => {
+      restoreEnv('AWS_ENDPOINT_URL_DYNAMODB', previous.dynamoDb);
+      restoreEnv('AWS_ENDPOINT_URL_SQS', previous.sqs);
+    });
 
-    const tableName = process.env.TABLE_NAME ?? CONFIG_TABLE.localName;
-    const dynamoClient = new DynamoDBClient({});
+    const dynamoClient = new DynamoDBClient({ endpoint: dynamo.endpoint });
     stops.push(async () => dynamoClient.destroy());
-    await ensureConfigTable(dynamoClient, tableName);
-    const deliveriesTableName = process.env.DELIVERIES_TABLE_NAME ?? DELIVERIES_TABLE.localName;
-    await ensureDeliveriesTable(dynamoClient, deliveriesTableName);
-    const sqsClient = new SQSClient({});
+    await ensureTables(dynamoClient, stack);
+    const sqsClient = new SQSClient({ endpoint: sqs.endpoint });
     stops.push(async () => sqsClient.destroy());
-    const queues = await ensureQueues(sqsClient, {
+    const queueUrls = await ensureQueues(sqsClient, stack, {
       visibilityTimeoutSeconds: options.queueVisibilityTimeoutSeconds,
     });
+    const outputs = Object.fromEntries(
+      Object.entries(template.Outputs ?? {}).map(([name, output]) => [
+        name,
+        String(stack.resolve(output.Value, queueUrls)),
+      ]),
+    );
+    const output = (name: string) => {
+      const value = outputs[name];
+      if (value === undefined) throw new Error(`The stack has no output ${name}`);
+      return value;
+    };
 
-    // Receivers on this machine are the point of running locally.
-    if (process.env.ALLOW_PRIVATE_TARGETS === undefined) {
+    if (String(options.context.allowPrivateTargets) === 'true') {
       log(
-        'warning: deliveries may go to loopback and private addresses (ALLOW_PRIVATE_TARGETS=true); deployed stacks refuse them',
+        'warning: deliveries may go to loopback and private addresses (allowPrivateTargets); deployed stacks refuse them by default',
       );
     }
-    Object.assign(process.env, {
-      ALLOW_PRIVATE_TARGETS: process.env.ALLOW_PRIVATE_TARGETS ?? 'true',
-      TABLE_NAME: tableName,
-      DELIVERIES_TABLE_NAME: deliveriesTableName,
-      EVENTS_QUEUE_URL: queues.events.url,
-      EVENTS_DLQ_URL: queues.events.deadLetterUrl,
-      DELIVERIES_QUEUE_URL: queues.deliveries.url,
-      DELIVERIES_DLQ_URL: queues.deliveries.deadLetterUrl,
-      POWERTOOLS_SERVICE_NAME: 'hookline',
-      POWERTOOLS_LOG_LEVEL: process.env.LOG_LEVEL ?? 'WARN',
-      ...options.env,
-    });
 
     const devApiKey = await resolveDevKey(options);
     if (devApiKey.length < MIN_KEY_LENGTH || devApiKey.length > MAX_KEY_LENGTH) {
@@ -218,79 +325,123 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
         `WEBHOOKS_DEV_API_KEY must be ${MIN_KEY_LENGTH} to ${MAX_KEY_LENGTH} characters long`,
       );
     }
+    const tableName = output('ConfigTableName');
     const keys = new ApiKeyRepository(createDocumentClient(dynamoClient), tableName);
-    const record = newApiKeyRecord(
+    const keyRecord = newApiKeyRecord(
       devApiKey,
       options.devTenant,
       [...PERMISSIONS],
       new Date(),
       'local dev key',
     );
-    if (!(await keys.create(record))) {
-      const existing = await keys.get(record.key_id);
-      if (existing?.revoked_at) log(`warning: the dev API key ${record.key_id} is revoked`);
+    if (!(await keys.create(keyRecord))) {
+      const existing = await keys.get(keyRecord.key_id);
+      if (existing?.revoked_at) log(`warning: the dev API key ${keyRecord.key_id} is revoked`);
       else if (existing && existing.tenant !== options.devTenant) {
         log(`warning: the dev API key belongs to tenant ${existing.tenant}`);
       }
     }
 
-    // The deployed entry points themselves, configured by the environment above.
-    const api = await import('../functions/handlers/api.ts');
-    const authorizer = await import('../functions/handlers/authorizer.ts');
+    // Every function's cold start, side by side.
+    const endpoints = { dynamoDb: dynamo.endpoint, sqs: sqs.endpoint };
+    const functions = new Map<string, LocalFunction>();
+    const started = await Promise.allSettled(
+      stack.functions.map(async (fn) => {
+        const running = await startFunction({
+          name: fn.name,
+          entry: join(PROJECT_ROOT, fn.entry),
+          memoryMb: fn.memoryMb,
+          environment: {
+            ...stringEnvironment(stack.resolve(fn.environment, queueUrls), fn),
+            ...lambdaEnvironment(fn, stack, endpoints),
+          },
+          log: functionLog,
+        });
+        functions.set(fn.logicalId, running);
+      }),
+    );
+    for (const running of functions.values()) stops.push(running.stop);
+    const failed = started.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
+    const functionOf = (logicalId: string) => {
+      const model = stack.functions.find((fn) => fn.logicalId === logicalId);
+      const running = functions.get(logicalId);
+      if (!model || !running) throw new Error(`No function ${logicalId}`);
+      return { model, running };
+    };
+
+    const api = functionOf(stack.api.apiFunction);
+    const authorizer = functionOf(stack.api.authorizerFunction);
     const gateway = await startGateway({
       host: options.host,
       port: options.port,
-      api: api.handler,
-      authorizer: authorizer.handler,
-      authorizerCacheTtlSeconds: options.authorizerCacheTtlSeconds,
-      throttle: options.throttle,
-      retryAfterSeconds: options.retryAfterSeconds,
+      api: { handler: api.running.handler, timeoutMs: api.model.timeoutSeconds * 1000 },
+      authorizer: {
+        handler: authorizer.running.handler,
+        timeoutMs: authorizer.model.timeoutSeconds * 1000,
+      },
+      integrationTimeoutMs: stack.api.integrationTimeoutMs,
+      authorizerCacheTtlSeconds: stack.api.authorizerCacheTtlSeconds,
+      throttle: stack.api.throttle,
+      retryAfterSeconds: stack.api.retryAfterSeconds ?? 1,
       log,
     });
     stops.push(gateway.stop);
 
-    // Lambda's SQS event source mappings, one per consuming function.
-    const fanOut = await import('../functions/handlers/fan-out.ts');
-    const delivery = await import('../functions/handlers/delivery.ts');
-    const consumers = [
-      {
-        name: 'fan-out',
-        handler: fanOut.handler,
-        queueUrl: queues.events.url,
-        batching: BATCHING.events,
-        timeoutSeconds: FUNCTION_TIMEOUT_SECONDS.fanOut,
-      },
-      {
-        name: 'delivery',
-        handler: delivery.handler,
-        queueUrl: queues.deliveries.url,
-        batching: BATCHING.deliveries,
-        timeoutSeconds: FUNCTION_TIMEOUT_SECONDS.delivery,
-      },
-    ];
-    for (const consumer of consumers) {
+    // Lambda's SQS event source mappings, polling with the function's own role.
+    for (const mapping of stack.eventSourceMappings.filter((each) => each.enabled)) {
+      const { model, running } = functionOf(mapping.functionLogicalId);
+      const queueUrl = queueUrls.get(mapping.queueLogicalId);
+      if (!queueUrl) throw new Error(`No queue ${mapping.queueLogicalId}`);
+      const client = new SQSClient({
+        endpoint: sqs.endpoint,
+        credentials: {
+          accessKeyId: model.accessKeyId,
+          secretAccessKey: 'local',
+          sessionToken: 'local',
+        },
+      });
+      stops.push(async () => client.destroy());
+      // Lambda reads the queue's attributes when the mapping is created.
+      const { Attributes } = await client.send(
+        new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
+      );
       const poller = startPoller({
-        client: sqsClient,
-        queueUrl: consumer.queueUrl,
-        queueArn: await queueArn(sqsClient, consumer.queueUrl),
-        functionName: `hookline-${consumer.name}`,
-        timeoutMs: consumer.timeoutSeconds * 1000,
-        handler: consumer.handler,
-        batchSize: consumer.batching.batchSize,
-        maxBatchingWindowSeconds: consumer.batching.maxBatchingWindowSeconds,
+        client,
+        queueUrl,
+        queueArn: Attributes?.QueueArn ?? '',
+        functionName: model.name,
+        timeoutMs: model.timeoutSeconds * 1000,
+        handler: running.handler,
+        batchSize: mapping.batchSize,
+        maxBatchingWindowSeconds: mapping.maxBatchingWindowSeconds,
+        maxConcurrency: mapping.maxConcurrency,
+        reportBatchItemFailures: mapping.reportBatchItemFailures,
         waitTimeSeconds: options.pollWaitSeconds,
         log,
       });
+      // Pollers stop before the functions they feed (stops run in reverse).
       stops.push(poller.stop);
     }
 
     return {
       apiUrl: gateway.url,
-      sqsEndpoint,
-      dynamoDbEndpoint,
+      sqsEndpoint: sqs.endpoint,
+      dynamoDbEndpoint: dynamo.endpoint,
       tableName,
-      deliveriesTableName,
-      queues,
+      deliveriesTableName: output('DeliveriesTableName'),
+      queues: {
+        events: {
+          url: output('EventsQueueUrl'),
+          deadLetterUrl: output('EventsDeadLetterQueueUrl'),
+        },
+        deliveries: {
+          url: output('DeliveriesQueueUrl'),
+          deadLetterUrl: output('DeliveriesDeadLetterQueueUrl'),
+        },
+      },
+      outputs,
+      stack,
       devApiKey,
       devTenant: options.devTenant,
       dataDir: options.dataDir,

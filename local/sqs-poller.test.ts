@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  CreateQueueCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
@@ -9,7 +10,6 @@ import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { QUEUES } from '../lib/resources.ts';
 import { type RunningEmulator, startSqs } from './emulators.ts';
-import { ensureQueues, type QueueUrls } from './provision.ts';
 import {
   type Poller,
   type PollerOptions,
@@ -22,7 +22,7 @@ const VISIBILITY_TIMEOUT_SECONDS = 1;
 
 let sqs: RunningEmulator;
 let client: SQSClient;
-let queue: QueueUrls;
+let queue: { url: string; deadLetterUrl: string };
 let queueArn: string;
 let poller: Poller | undefined;
 
@@ -33,9 +33,7 @@ beforeEach(async () => {
     region: 'us-east-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
-  ({ events: queue } = await ensureQueues(client, {
-    visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS,
-  }));
+  queue = await createQueuePair();
   queueArn = (await attributes(queue.url)).QueueArn ?? '';
 });
 
@@ -45,6 +43,23 @@ afterEach(async () => {
   client.destroy();
   await sqs.stop();
 });
+
+/** A queue with a dead-letter queue, redriven as the stack's ingest queue is. */
+const createQueuePair = async () => {
+  const create = async (name: string, attributes: Record<string, string>) =>
+    (await client.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes })))
+      .QueueUrl ?? '';
+  const deadLetterUrl = await create('poller-test-dlq', {});
+  const deadLetterArn = (await attributes(deadLetterUrl)).QueueArn;
+  const url = await create('poller-test', {
+    VisibilityTimeout: String(VISIBILITY_TIMEOUT_SECONDS),
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: deadLetterArn,
+      maxReceiveCount: String(QUEUES.events.maxReceiveCount),
+    }),
+  });
+  return { url, deadLetterUrl };
+};
 
 const attributes = async (queueUrl: string) =>
   (
@@ -103,6 +118,7 @@ const poll = (handler: Handler, overrides: Partial<PollerOptions> = {}) => {
     },
     batchSize: 10,
     maxBatchingWindowSeconds: 0,
+    reportBatchItemFailures: true,
     waitTimeSeconds: 1,
     log: (line) => lines.push(line),
     ...overrides,

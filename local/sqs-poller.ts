@@ -38,8 +38,14 @@ export interface PollerOptions {
   maxBatchingWindowSeconds: number;
   /** Long polling, 0 to 20 seconds; stop() cuts it short. */
   waitTimeSeconds?: number;
-  /** Pollers running side by side, each invoking the handler on its own batches. */
-  concurrency?: number;
+  /**
+   * The most batches in flight at once (the mapping's MaximumConcurrency).
+   * Like Lambda, polling starts with a few pollers, adds one each time a
+   * poller finds messages, and lets the extra ones go when the queue is empty.
+   */
+  maxConcurrency?: number;
+  /** The mapping's ReportBatchItemFailures: without it, a returned batch is done whole. */
+  reportBatchItemFailures: boolean;
   log?: (line: string) => void;
 }
 
@@ -50,6 +56,10 @@ export interface Poller {
 
 /** SQS hands out at most this many messages per ReceiveMessage. */
 const RECEIVE_LIMIT = 10;
+/** Lambda starts an SQS mapping with five concurrent pollers and scales from there. */
+const INITIAL_POLLERS = 5;
+/** What Lambda scales a mapping without a MaximumConcurrency up to, bounded for one machine. */
+const DEFAULT_MAX_CONCURRENCY = 50;
 const BACKOFF = { firstMs: 250, maxMs: 5_000 };
 
 const checkOptions = (options: PollerOptions, waitTimeSeconds: number, concurrency: number) => {
@@ -64,7 +74,8 @@ const checkOptions = (options: PollerOptions, waitTimeSeconds: number, concurren
       'maxBatchingWindowSeconds must be from 0 to 300',
     (!Number.isInteger(waitTimeSeconds) || waitTimeSeconds < 0 || waitTimeSeconds > 20) &&
       'waitTimeSeconds must be an integer from 0 to 20',
-    (!Number.isInteger(concurrency) || concurrency < 1) && 'concurrency must be a positive integer',
+    (!Number.isInteger(concurrency) || concurrency < 1) &&
+      'maxConcurrency must be a positive integer',
     !(timeoutMs > 0) && 'timeoutMs must be positive',
   ].filter((problem) => typeof problem === 'string');
   if (problems.length > 0) throw new RangeError(`${options.functionName}: ${problems.join('; ')}`);
@@ -133,7 +144,13 @@ export interface BatchOutcome {
 }
 
 /** Lambda's ReportBatchItemFailures rules, applied to what the handler returned. */
-export const settleBatch = (records: readonly SQSRecord[], response: unknown): BatchOutcome => {
+export const settleBatch = (
+  records: readonly SQSRecord[],
+  response: unknown,
+  reportBatchItemFailures = true,
+): BatchOutcome => {
+  // Without the setting Lambda ignores what the handler returns: it returned, so all is done.
+  if (!reportBatchItemFailures) return { done: [...records] };
   const parsed = v.safeParse(batchResponseSchema, response);
   if (!parsed.success) {
     return { done: [], problem: 'the response is not a valid batchItemFailures list' };
@@ -151,7 +168,7 @@ const describe = (error: unknown) => (error instanceof Error ? error.message : S
 
 export const startPoller = (options: PollerOptions): Poller => {
   const waitTimeSeconds = options.waitTimeSeconds ?? 20;
-  const concurrency = options.concurrency ?? 2;
+  const concurrency = options.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY;
   checkOptions(options, waitTimeSeconds, concurrency);
   const { client, queueUrl, queueArn, functionName, batchSize, maxBatchingWindowSeconds } = options;
   const log = options.log ?? (() => undefined);
@@ -230,20 +247,32 @@ export const startPoller = (options: PollerOptions): Poller => {
       log(`${functionName}: batch of ${size} failed, all come back later: ${describe(error)}`);
       return;
     }
-    const { done, problem } = settleBatch(event.Records, response);
+    const { done, problem } = settleBatch(event.Records, response, options.reportBatchItemFailures);
     const took = `${Math.round(performance.now() - started)} ms`;
     if (problem) log(`${functionName}: batch of ${size} failed, all come back later: ${problem}`);
     else log(`${functionName}: batch of ${size}, ${size - done.length} failed, ${took}`);
     await deleteRecords(done);
   };
 
-  const poll = async () => {
+  const pollers = new Set<Promise<void>>();
+  const initial = Math.min(INITIAL_POLLERS, concurrency);
+  const spawn = () => {
+    const poller: Promise<void> = poll().finally(() => pollers.delete(poller));
+    pollers.add(poller);
+  };
+
+  async function poll() {
     let backoffMs = 0;
     while (!signal.aborted) {
       try {
         const messages = await receiveBatch();
         backoffMs = 0;
-        if (messages.length > 0) await handleBatch(messages);
+        if (messages.length > 0) {
+          if (pollers.size < concurrency) spawn();
+          await handleBatch(messages);
+        } else if (pollers.size > initial) {
+          return;
+        }
       } catch (error) {
         if (signal.aborted) break;
         backoffMs = Math.min(BACKOFF.maxMs, backoffMs * 2 || BACKOFF.firstMs);
@@ -253,15 +282,15 @@ export const startPoller = (options: PollerOptions): Poller => {
         await sleep(backoffMs, undefined, { signal }).catch(() => undefined);
       }
     }
-  };
+  }
 
-  const pollers = Array.from({ length: concurrency }, poll);
+  for (let index = 0; index < initial; index++) spawn();
   let stopped: Promise<void> | undefined;
   return {
     stop: () => {
       stopped ??= (async () => {
         stopping.abort();
-        await Promise.allSettled(pollers);
+        while (pollers.size > 0) await Promise.allSettled([...pollers]);
       })();
       return stopped;
     },

@@ -15,7 +15,7 @@ let runtime: LocalRuntime;
 const db = () => documentClientFor(runtime);
 
 beforeAll(async () => {
-  runtime = await startTestRuntime({ env: { MAX_WEBHOOKS_PER_TENANT: '3' } });
+  runtime = await startTestRuntime({ context: { maxWebhooksPerTenant: 3 } });
 });
 afterAll(() => runtime?.stop());
 

@@ -11,8 +11,7 @@ let runtime: LocalRuntime;
 
 beforeAll(async () => {
   runtime = await startTestRuntime({
-    throttle: { rateLimit: 0.001, burstLimit: 3 },
-    retryAfterSeconds: 7,
+    context: { apiRateLimit: 0.001, apiBurstLimit: 3, retryAfterSeconds: 7 },
   });
 });
 afterAll(() => runtime?.stop());

@@ -13,9 +13,11 @@ import { newWebhook } from '../../functions/domain/webhooks/webhook.ts';
 import { DeliveryRepository } from '../../functions/repositories/deliveries.ts';
 import { RateLimitRepository } from '../../functions/repositories/rate-limits.ts';
 import { WebhookRepository } from '../../functions/repositories/webhooks.ts';
+import { CONFIG_TABLE, DELIVERIES_TABLE } from '../../lib/resources.ts';
 import { type RunningEmulator, startDynamoDb } from '../../local/emulators.ts';
-import { ensureConfigTable, ensureDeliveriesTable } from '../../local/provision.ts';
+import { ensureTable } from '../../local/provision.ts';
 import { startReceiver, type TestReceiver } from '../support/receiver.ts';
+import { stackModelForTests } from '../support/stack.ts';
 
 /**
  * The delivery worker's logic against the real repositories on dynalite and
@@ -107,8 +109,14 @@ const harness = async (options: { failingRecordWrite?: number } = {}) => {
     region: 'us-east-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
-  await ensureConfigTable(raw, configTable);
-  await ensureDeliveriesTable(raw, deliveriesTable);
+  // The stack's own table definitions, under names of this test's.
+  const renamed: Record<string, string> = {
+    [CONFIG_TABLE.localName]: configTable,
+    [DELIVERIES_TABLE.localName]: deliveriesTable,
+  };
+  for (const table of (await stackModelForTests()).tables) {
+    await ensureTable(raw, { ...table, name: renamed[table.name] ?? table.name });
+  }
   const clock = { now: Date.parse('2026-03-01T12:00:00Z') };
   const queue = new RecordingQueue();
   const webhooks = new WebhookRepository(db, configTable);

@@ -19,7 +19,7 @@ let api: ApiClient;
 let receiver: TestReceiver;
 
 beforeAll(async () => {
-  runtime = await startDeliveryRuntime({ env: { ALLOW_PRIVATE_TARGETS: 'false' } });
+  runtime = await startDeliveryRuntime({ context: { allowPrivateTargets: false } });
   api = apiClient(runtime, runtime.devApiKey);
   receiver = await startReceiver();
 }, 30_000);

@@ -16,8 +16,21 @@ import {
 } from '../../local/runtime.ts';
 
 /**
+ * The stack's settings for tests (CDK context): no authorizer cache, so a
+ * revoked key fails at once, throttling out of the way, receivers on 127.0.0.1.
+ */
+export const TEST_CONTEXT = {
+  authorizerCacheTtlSeconds: 0,
+  apiRateLimit: 10_000,
+  apiBurstLimit: 5000,
+  allowPrivateTargets: true,
+};
+
+/**
  * The local runtime on free ports with in-memory storage, as integration
- * tests use it: real emulators, real handlers, real HTTP.
+ * tests use it: the synthesized stack, real emulators, real handlers, real
+ * HTTP. `context` is merged over TEST_CONTEXT. The functions' own logs are
+ * dropped unless HOOKLINE_TEST_LOGS is set.
  */
 export const startTestRuntime = (
   overrides: Partial<LocalRuntimeOptions> = {},
@@ -29,10 +42,9 @@ export const startTestRuntime = (
     host: '127.0.0.1',
     dataDir: undefined,
     devTenant: 'dev',
-    authorizerCacheTtlSeconds: 0,
-    throttle: { rateLimit: 10_000, burstLimit: 10_000 },
-    retryAfterSeconds: 1,
+    ...(process.env.HOOKLINE_TEST_LOGS ? {} : { functionLog: () => undefined }),
     ...overrides,
+    context: { ...TEST_CONTEXT, ...overrides.context },
   });
 
 /**

@@ -85,6 +85,8 @@ export interface LocalRuntime {
   /** Where the tables (if emulated) and the generated dev key are kept; undefined: in memory. */
   dataDir: string | undefined;
   usingEmulators: { dynamoDb: boolean; sqs: boolean };
+  /** The services behind the gates when they are not emulated (LocalStack, say). */
+  upstream: { dynamoDb?: string | undefined; sqs?: string | undefined };
   stop(): Promise<void>;
 }
 
@@ -446,6 +448,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
       devTenant: options.devTenant,
       dataDir: options.dataDir,
       usingEmulators: emulate,
+      upstream: configured,
       stop: stopAll,
     };
   } catch (error) {

@@ -24,10 +24,10 @@ const lines = [
   'Hookline is running locally.',
   `  API          ${runtime.apiUrl}/api/v1/webhooks`,
   `  API key      ${runtime.devApiKey}   (tenant ${runtime.devTenant}; header X-API-Key)`,
-  `  SQS          ${runtime.sqsEndpoint}${runtime.usingEmulators.sqs ? ' (fauxqs)' : ''}`,
+  `  SQS          ${runtime.sqsEndpoint} (${runtime.upstream.sqs ? `IAM gate to ${runtime.upstream.sqs}` : 'fauxqs'})`,
   `    ingest     ${runtime.queues.events.url}`,
   `    deliveries ${runtime.queues.deliveries.url}`,
-  `  DynamoDB     ${runtime.dynamoDbEndpoint}${runtime.usingEmulators.dynamoDb ? ' (dynalite)' : ''}  table ${runtime.tableName}`,
+  `  DynamoDB     ${runtime.dynamoDbEndpoint} (${runtime.upstream.dynamoDb ? `IAM gate to ${runtime.upstream.dynamoDb}` : 'dynalite'})  table ${runtime.tableName}`,
   `  Data         ${runtime.dataDir ?? '(in memory)'}`,
   '',
   // performance.now() counts from process start, module loading included.

@@ -32,6 +32,16 @@ if (!outputPath) throw new Error('usage: node local/synth.ts <context json> <out
 const { createApp } = await import('../lib/app.ts');
 const outdir = await mkdtemp(join(tmpdir(), 'hookline-synth-'));
 try {
+  await synthesize(outputPath);
+} catch (error) {
+  // The stack's own words (a setting out of range, say), without a stack trace.
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+} finally {
+  await rm(outdir, { recursive: true, force: true });
+}
+
+async function synthesize(output: string) {
   // cdk-nag is left to `cdk synth` and the stack test: it changes nothing in the template.
   const { app, stack } = createApp({
     context: JSON.parse(contextJson),
@@ -41,9 +51,7 @@ try {
   });
   const template = app.synth().getStackArtifact(stack.artifactId).template;
   await writeFile(
-    outputPath,
+    output,
     JSON.stringify({ stackName: stack.stackName, template, inputs: [...loaded].sort() }),
   );
-} finally {
-  await rm(outdir, { recursive: true, force: true });
 }

@@ -78,7 +78,7 @@ const synthesize = async (context: Record<string, unknown>): Promise<CacheEntry>
       [join(PROJECT_ROOT, 'local', 'synth.ts'), JSON.stringify(context), output],
       { cwd: PROJECT_ROOT, maxBuffer: 16 * 1024 * 1024 },
     ).catch((error: Error & { stderr?: string }) => {
-      throw new Error(`cdk synth failed: ${error.stderr?.trim() || error.message}`);
+      throw new Error(`the stack refused its settings: ${error.stderr?.trim() || error.message}`);
     });
     const result = JSON.parse(await readFile(output, 'utf8')) as {
       stackName: string;

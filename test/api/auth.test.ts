@@ -89,10 +89,20 @@ const authorizerEvent = (key: string): APIGatewayRequestAuthorizerEvent => ({
   requestContext: undefined as unknown as APIGatewayRequestAuthorizerEvent['requestContext'],
 });
 
+/**
+ * The deployed module, in this process, configured as the stack configures
+ * it: the template's environment for the authorizer, resolved to the runtime.
+ */
+const authorizerHandler = async () => {
+  const fn = runtime.stack.functions.find((each) => each.name === 'hookline-authorizer');
+  const environment = runtime.stack.resolve(fn?.environment) as Record<string, string>;
+  Object.assign(process.env, environment);
+  return (await import('../../functions/handlers/authorizer.ts')).handler;
+};
+
 describe('the authorizer', () => {
   it('answers a policy for the whole stage, the principal in its context, and a usage key API Gateway accepts', async () => {
-    // The deployed module, configured by the environment the runtime set up.
-    const { handler } = await import('../../functions/handlers/authorizer.ts');
+    const handler = await authorizerHandler();
     const key = await createKey(runtime, 'authz', ['read', 'verify']);
 
     const result = await handler(authorizerEvent(key));
@@ -117,7 +127,7 @@ describe('the authorizer', () => {
   });
 
   it('throws exactly "Unauthorized" for a bad key, which API Gateway turns into 401', async () => {
-    const { handler } = await import('../../functions/handlers/authorizer.ts');
+    const handler = await authorizerHandler();
 
     await expect(handler(authorizerEvent('hl_not-a-key-anyone-was-given'))).rejects.toThrow(
       /^Unauthorized$/,

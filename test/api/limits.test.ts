@@ -1,21 +1,26 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import {
   type ApiClient,
   apiClient,
   createKey,
   documentClientFor,
+  eventually,
   guidePayload,
   startTestRuntime,
 } from '../support/runtime.ts';
 
 /** The per-tenant webhook limit, and what one damaged stored webhook may and may not do. */
 let runtime: LocalRuntime;
+const functionLines: string[] = [];
 const db = () => documentClientFor(runtime);
 
 beforeAll(async () => {
-  runtime = await startTestRuntime({ context: { maxWebhooksPerTenant: 3 } });
+  runtime = await startTestRuntime({
+    context: { maxWebhooksPerTenant: 3 },
+    functionLog: (line) => functionLines.push(line),
+  });
 });
 afterAll(() => runtime?.stop());
 
@@ -100,14 +105,8 @@ describe('a stored webhook that no longer matches the schema', () => {
         ExpressionAttributeValues: { ':wrong': 12345 },
       }),
     );
-    const logged: string[] = [];
-    const capture = (chunk: unknown) => {
-      logged.push(String(chunk));
-      return true;
-    };
-    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
-    try {
+    functionLines.length = 0;
+    {
       const list = await api.get<{ data: { webhook_id: string }[] }>('/webhooks');
       const one = await api.get(`/webhooks/${damaged.webhook_id}`);
 
@@ -123,11 +122,12 @@ describe('a stored webhook that no longer matches the schema', () => {
         },
       });
       expect(list.text + one.text).not.toContain('TOPSECRETPASSWORD123');
-    } finally {
-      stdout.mockRestore();
-      stderr.mockRestore();
     }
-    const logs = logged.join('');
+    // What the API function wrote: its CloudWatch log on AWS.
+    const logs = await eventually(async () => {
+      const text = functionLines.join('\n');
+      return text.includes('does not match its schema') && text;
+    });
     expect(logs).toContain('does not match its schema at last_delivery_at');
     expect(logs).not.toContain('TOPSECRETPASSWORD123');
   });

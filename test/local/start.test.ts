@@ -113,8 +113,17 @@ describe('npm start', () => {
 
   it.each([
     ['PORT', 'abc', 'PORT must be an integer from 0 to 65535; got "abc"'],
-    ['API_RATE_LIMIT', '0', 'API_RATE_LIMIT must be a number from 0.001'],
-    ['API_BURST_LIMIT', '2.5', 'API_BURST_LIMIT must be an integer from 1'],
+    // Settings of the stack are checked by the stack, at synth, as `cdk deploy` checks them.
+    [
+      'API_RATE_LIMIT',
+      '0',
+      'the stack refused its settings: throttle.rateLimit must be a number from 0.001 to 10000; got 0',
+    ],
+    [
+      'API_BURST_LIMIT',
+      '2.5',
+      'the stack refused its settings: throttle.burstLimit must be an integer from 0 to 5000; got 2.5',
+    ],
     ['WEBHOOKS_DEV_TENANT', 'a b', 'WEBHOOKS_DEV_TENANT "a b" is not a valid tenant id'],
   ])('refuses a malformed %s with a clear message', async (name, value, message) => {
     const child = run(['local/start.ts'], { HOOKLINE_DATA_DIR: '', [name]: value });

@@ -9,8 +9,9 @@ export default defineConfig({
       'test/**/*.test.ts',
       'bench/**/*.test.ts',
     ],
-    // Each file runs in its own process: the local runtime starts once per process.
+    // Each file in its own process: environment variables and ports stay apart.
     pool: 'forks',
+    globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     allowOnly: false,

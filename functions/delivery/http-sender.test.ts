@@ -2,8 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { isIP } from 'node:net';
+import net, { type AddressInfo, isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -90,6 +89,31 @@ const serve = async (
   servers.push(testServer);
   return testServer;
 };
+
+/** A TCP server that answers whatever arrives with `reply`, not HTTP. */
+const serveRaw = async (reply: string): Promise<{ origin: string }> => {
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {});
+    socket.once('data', () => socket.write(Buffer.from(reply, 'latin1')));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  rawServers.push(server);
+  return { origin: `http://127.0.0.1:${port}` };
+};
+
+const rawServers: net.Server[] = [];
+afterEach(async () => {
+  const closing = rawServers.splice(0);
+  await Promise.all(
+    closing.map(
+      (server) =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+        }),
+    ),
+  );
+});
 
 const answer =
   (status: number, body = '', headers: http.OutgoingHttpHeaders = {}): Respond =>
@@ -271,7 +295,7 @@ describe('HttpSender failures', () => {
     expect(result.duration_ms).toBeLessThan(1000);
   });
 
-  it('times out a body that does not finish in time, keeping what arrived', async () => {
+  it('takes a 2xx whose body does not finish in time as delivered, keeping what arrived', async () => {
     const server = await serve((_request, response) => {
       response.writeHead(200);
       response.write('partial');
@@ -280,12 +304,62 @@ describe('HttpSender failures', () => {
 
     const result = await sender.send(post(server.origin), { timeoutMs: 300, verifySsl: true });
 
+    expect(result).toMatchObject({ ok: true, status_code: 200, response_body: 'partial' });
+    expect(result.error_class).toBeUndefined();
+    expect(result.error_message).toBeUndefined();
+    expect(result.body_failure).toEqual({
+      error_class: 'timeout',
+      error_message: "the answer's body: no complete answer within 300 ms",
+    });
+    expect(result.duration_ms).toBeLessThan(1000);
+  });
+
+  it('takes a 2xx whose body is cut off as delivered', async () => {
+    const server = await serve((_request, response) => {
+      response.writeHead(200, { 'content-length': '100' });
+      response.write('abc', () => response.destroy());
+    });
+    const sender = newSender();
+
+    const result = await sender.send(post(server.origin), quick);
+
+    expect(result).toMatchObject({ ok: true, status_code: 200, response_body: 'abc' });
+    expect(result.error_class).toBeUndefined();
+    expect(result.body_failure?.error_class).toBe('connect');
+  });
+
+  it('reports a non-2xx whose body is cut off by its status, as http', async () => {
+    const server = await serve((_request, response) => {
+      response.writeHead(503, { 'content-length': '100', 'retry-after': '5' });
+      response.write('abc', () => response.destroy());
+    });
+    const sender = newSender();
+
+    const result = await sender.send(post(server.origin), quick);
+
     expect(result).toMatchObject({
       ok: false,
-      status_code: 200,
-      error_class: 'timeout',
-      response_body: 'partial',
+      status_code: 503,
+      error_class: 'http',
+      error_message: 'HTTP 503',
+      response_headers: { 'retry-after': '5' },
     });
+  });
+
+  it.each([
+    ['plain text', 'hello there\r\n\r\n'],
+    ['an SSH banner', 'SSH-2.0-OpenSSH_9.6\r\n'],
+    ['binary bytes', '\u0000\u0001\u00ff\r\n'],
+    ['a status line without a number', 'HTTP/1.1 abc OK\r\n\r\n'],
+  ])('reports an answer of %s as invalid_response, not connect', async (_what, reply) => {
+    const server = await serveRaw(reply);
+    const sender = newSender();
+
+    const result = await sender.send(post(server.origin), quick);
+
+    expect(result).toMatchObject({ ok: false, error_class: 'invalid_response' });
+    expect(result.status_code).toBeUndefined();
+    expect(result.error_message).toContain('does not match the HTTP/1.1 protocol');
   });
 
   it('reports a refused connection', async () => {
@@ -552,7 +626,15 @@ describe('classifySendError', () => {
     [coded('UND_ERR_HEADERS_TIMEOUT'), 'timeout'],
     [coded('UND_ERR_BODY_TIMEOUT'), 'timeout'],
     [new DOMException('aborted', 'TimeoutError'), 'timeout'],
-    [coded('HPE_INVALID_CONSTANT'), 'http'],
+    [coded('HPE_INVALID_CONSTANT'), 'invalid_response'],
+    [
+      Object.assign(new Error('Response does not match'), { name: 'HTTPParserError' }),
+      'invalid_response',
+    ],
+    [
+      coded('UND_ERR_SOCKET', 'other side closed', coded('UND_ERR_HEADERS_OVERFLOW')),
+      'invalid_response',
+    ],
     [coded('UND_ERR_INVALID_ARG', 'invalid authorization header'), 'config'],
     [new Error('something else'), 'connect'],
     ['not even an error', 'connect'],

@@ -72,11 +72,9 @@ export class HttpSender {
       return { ...failedSend(refusal.errorClass, refusal.message), duration_ms: elapsed() };
     }
 
-    const body = new CappedText(options.maxResponseBytes ?? this.#maxResponseBytes());
-    let status: number | undefined;
-    let headers: Record<string, string> = {};
+    let response: Awaited<ReturnType<typeof dispatch>>;
     try {
-      const response = await dispatch(request.url, {
+      response = await dispatch(request.url, {
         dispatcher: this.#agent(options.verifySsl),
         method: request.method,
         headers: this.#headers(request),
@@ -85,31 +83,36 @@ export class HttpSender {
         headersTimeout: options.timeoutMs,
         bodyTimeout: options.timeoutMs,
       });
-      status = response.statusCode;
-      headers = flattenHeaders(response.headers);
+    } catch (error) {
+      const { errorClass, message } = classifySendError(error, options.timeoutMs);
+      return { ...failedSend(errorClass, message), duration_ms: elapsed() };
+    }
+    // The status line is the receiver's answer, and it decides the attempt: a
+    // 2xx has accepted the event even if its body is then cut off or too slow
+    // (retrying would deliver it twice for a body nobody reads), and a 503 is
+    // a 503. What the body's failure was is told apart, for callers that read it.
+    const status = response.statusCode;
+    const body = new CappedText(options.maxResponseBytes ?? this.#maxResponseBytes());
+    let bodyFailure: SendResult['body_failure'];
+    try {
       await body.drain(response.body);
     } catch (error) {
       const { errorClass, message } = classifySendError(error, options.timeoutMs);
-      return {
-        ...failedSend(errorClass, message),
-        status_code: status,
-        response_headers: headers,
-        response_body: body.text(),
-        duration_ms: elapsed(),
-      };
+      bodyFailure = { error_class: errorClass, error_message: `the answer's body: ${message}` };
     }
     const duration = elapsed();
     // undici hands the connection back to its pool a turn after the body ends;
     // a caller's next send would otherwise open a new connection.
-    await nextTurn();
+    if (bodyFailure === undefined) await nextTurn();
     const ok = status >= 200 && status < 300;
     return {
       ok,
       status_code: status,
-      response_headers: headers,
+      response_headers: flattenHeaders(response.headers),
       response_body: body.text(),
       duration_ms: duration,
       ...(ok ? {} : { error_class: 'http', error_message: httpMessage(status) }),
+      ...(bodyFailure === undefined ? {} : { body_failure: bodyFailure }),
     };
   }
 
@@ -292,8 +295,11 @@ const TIMEOUT_CODES = new Set([
 ]);
 const TLS_CODES =
   /^(CERT_|ERR_TLS_|ERR_SSL_|EPROTO$|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_|HOSTNAME_MISMATCH$)/;
-/** A receiver that answers with something other than HTTP. */
-const HTTP_CODES = /^(HPE_|UND_ERR_HEADERS_OVERFLOW$|UND_ERR_RES_CONTENT_LENGTH_MISMATCH$)/;
+/** A receiver that answers with something other than HTTP/1.1, or headers too large to read. */
+const INVALID_RESPONSE_CODES =
+  /^(HPE_|UND_ERR_HEADERS_OVERFLOW$|UND_ERR_RES_CONTENT_LENGTH_MISMATCH$)/;
+/** undici's parser errors carry no code (its table of llhttp codes is looked up backwards). */
+const isParserError = ({ error }: Link): boolean => error.name === 'HTTPParserError';
 const CONFIG_CODES = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'ERR_INVALID_URL']);
 const MAX_MESSAGE_LENGTH = 300;
 
@@ -318,16 +324,16 @@ export const classifySendError = (
   if (timedOut !== undefined) {
     return { errorClass: 'timeout', message: `no complete answer within ${timeoutMs} ms` };
   }
-  const rules: [ErrorClass, (code: string) => boolean][] = [
-    ['tls', (code) => TLS_CODES.test(code)],
-    ['dns', (code) => DNS_CODES.has(code)],
-    ['config', (code) => CONFIG_CODES.has(code)],
-    ['http', (code) => HTTP_CODES.test(code)],
-    ['connect', (code) => CONNECT_CODES.has(code)],
+  const rules: [ErrorClass, (link: Link) => boolean][] = [
+    ['tls', ({ code }) => TLS_CODES.test(code)],
+    ['dns', ({ code }) => DNS_CODES.has(code)],
+    ['config', ({ code }) => CONFIG_CODES.has(code)],
+    ['invalid_response', (link) => INVALID_RESPONSE_CODES.test(link.code) || isParserError(link)],
+    ['connect', ({ code }) => CONNECT_CODES.has(code)],
   ];
   for (const [errorClass, matches] of rules) {
     // The deepest match is the most specific: ECONNRESET under undici's "other side closed".
-    const link = chain.findLast(({ code }) => matches(code));
+    const link = chain.findLast(matches);
     if (link !== undefined) return { errorClass, message: describeFailure(link) };
   }
   const [first] = chain;

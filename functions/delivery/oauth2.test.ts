@@ -319,6 +319,30 @@ describe('OAuth2Tokens failures', () => {
     expect(error.message).toMatch(/^token endpoint unreachable: .*ECONNREFUSED/);
   });
 
+  it('retries a 200 whose body is cut off, rather than calling the credentials bad', async () => {
+    // Prepare: the head says 200, the connection drops half-way through the token.
+    const server = http.createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json', 'content-length': '200' });
+      response.write('{"access_token":"tok', () => response.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const { port } = server.address() as AddressInfo;
+    const tokens = new OAuth2Tokens(newSender());
+
+    // Act
+    const error = await failureOf(
+      tokens.token(
+        { client_id: 'c', client_secret: 's', token_url: `http://127.0.0.1:${port}/token` },
+        options,
+      ),
+    );
+
+    // Assess: connect is retried; config would stop the delivery for good.
+    expect(error.errorClass).toBe('connect');
+    expect(error.message).toMatch(/^token endpoint answer incomplete: the answer's body: /);
+  });
+
   it('refuses a token endpoint on a forbidden address without connecting', async () => {
     const server = await tokenServer(issuing());
     const tokens = new OAuth2Tokens(newSender(false));

@@ -153,6 +153,10 @@ const readTokenAnswer = (result: SendResult): { token: string; expiresInMs?: num
     const reason = result.error_message ?? 'no answer';
     throw new OAuth2Error(result.error_class ?? 'connect', `token endpoint unreachable: ${reason}`);
   }
+  if (result.ok && result.body_failure !== undefined) {
+    const { error_class, error_message } = result.body_failure;
+    throw new OAuth2Error(error_class, `token endpoint answer incomplete: ${error_message}`);
+  }
   const body = parseJson(result.response_body);
   if (!result.ok) {
     const error = v.safeParse(ErrorAnswer, body);

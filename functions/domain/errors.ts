@@ -39,6 +39,12 @@ export class ConflictError extends DomainError {
 export class ForbiddenError extends DomainError {
   override readonly name = 'ForbiddenError';
   readonly code = 'FORBIDDEN';
+  /** The fields whose change the key may not make, when it is about fields rather than a route. */
+  readonly details: FieldProblem[] | undefined;
+  constructor(message: string, details?: FieldProblem[]) {
+    super(message);
+    this.details = details;
+  }
 }
 
 export class UnauthorizedError extends DomainError {

@@ -37,7 +37,10 @@ export const isDomainError = (error: unknown): error is DomainError => error ins
 
 export const errorResponse = (error: unknown, requestId?: string): APIGatewayProxyResult => {
   if (error instanceof DomainError) {
-    const details = error instanceof ValidationError ? error.details : undefined;
+    const details =
+      error instanceof ValidationError || error instanceof ForbiddenError
+        ? error.details
+        : undefined;
     const headers: Record<string, string> =
       error instanceof MethodNotAllowedError ? { allow: error.allowed.join(', ') } : {};
     return json(statusOf(error), errorBody(error.code, error.message, details), headers);

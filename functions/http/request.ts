@@ -1,8 +1,8 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import * as v from 'valibot';
 import { BadRequestError, UnauthorizedError, ValidationError } from '../domain/errors.ts';
+import { jsonShapeProblems } from '../domain/json-shape.ts';
 import { PERMISSIONS, type Principal } from '../domain/keys/api-keys.ts';
-import { isPrototypeKey } from '../domain/webhooks/fields.ts';
 
 /** What a route handler gets: the event's parts it may need, already normalised. */
 export interface ApiRequest {
@@ -71,14 +71,8 @@ export const bodyText = (event: APIGatewayProxyEvent): string =>
 const isJsonObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** The paths of prototype keys anywhere in a parsed body; no field of the API is named so. */
-const forbiddenKeyPaths = (value: unknown, path: string[] = []): string[] => {
-  if (typeof value !== 'object' || value === null) return [];
-  return Object.entries(value).flatMap(([key, child]) => {
-    const here = [...path, key];
-    return isPrototypeKey(key) ? [here.join('.')] : forbiddenKeyPaths(child, here);
-  });
-};
+/** A hostile body could break a rule thousands of times; the answer names the first ones. */
+const MAX_SHAPE_PROBLEMS = 20;
 
 export const parseJsonObject = (event: APIGatewayProxyEvent): Record<string, unknown> => {
   const text = bodyText(event);
@@ -93,14 +87,10 @@ export const parseJsonObject = (event: APIGatewayProxyEvent): Record<string, unk
   if (!isJsonObject(parsed)) {
     throw new ValidationError([{ field: '(body)', message: 'must be a JSON object' }]);
   }
-  const forbidden = forbiddenKeyPaths(parsed);
-  if (forbidden.length > 0) {
-    throw new ValidationError(
-      forbidden.map((field) => ({
-        field,
-        message: 'is a reserved name and cannot be used as a key',
-      })),
-    );
+  // Before validation, which recurses, as storing and delivering do later.
+  const problems = jsonShapeProblems(parsed, MAX_SHAPE_PROBLEMS);
+  if (problems.length > 0) {
+    throw new ValidationError(problems.map(({ path, message }) => ({ field: path, message })));
   }
   return parsed;
 };

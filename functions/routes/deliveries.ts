@@ -7,8 +7,8 @@ import type { DeliveryService } from '../domain/delivery/service.ts';
 import { verifyRequestSchema, verifySignature } from '../domain/delivery/signing.ts';
 import { EVENT_TYPES, TEST_EVENT_TYPE } from '../domain/events/catalog.ts';
 import { parseOrThrow } from '../domain/validation.ts';
-import { jsonMap } from '../domain/webhooks/fields.ts';
-import { dateFrom, dateTo, MAX_PAGE_SIZE } from '../domain/webhooks/list.ts';
+import { jsonMap, uuidString } from '../domain/webhooks/fields.ts';
+import { dateFrom, dateTo, MAX_PAGE_SIZE, rangeInOrder } from '../domain/webhooks/list.ts';
 import type { WebhookService } from '../domain/webhooks/service.ts';
 import type { ApiRequest } from '../http/request.ts';
 import { json, ok } from '../http/responses.ts';
@@ -22,10 +22,8 @@ import type { DeliveryRepository } from '../repositories/deliveries.ts';
  * a 404 like a missing one.
  */
 
-const uuid = v.pipe(v.string(), v.uuid('must be a UUID'));
-
-const webhookParams = v.object({ id: uuid });
-const deliveryParams = v.object({ id: uuid, delivery_id: uuid });
+const webhookParams = v.object({ id: uuidString });
+const deliveryParams = v.object({ id: uuidString, delivery_id: uuidString });
 
 const webhookIdOf = (request: ApiRequest) =>
   parseOrThrow(webhookParams, request.params, 'The path is invalid');
@@ -65,7 +63,7 @@ const historyQuerySchema = v.pipe(
   }),
   v.forward(
     v.check(
-      ({ from_date, to_date }) => !from_date || !to_date || from_date <= to_date,
+      ({ from_date, to_date }) => rangeInOrder(from_date, to_date),
       'must not be after to_date',
     ),
     ['from_date'],

@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import { EVENT_TYPES } from '../domain/events/catalog.ts';
 import { parseOrThrow } from '../domain/validation.ts';
+import { uuidString } from '../domain/webhooks/fields.ts';
 import { listQuerySchema } from '../domain/webhooks/list.ts';
 import {
   webhookConfigSchema,
@@ -15,10 +16,8 @@ import type { Route } from '../http/router.ts';
 
 /** The webhook management routes: parse, call the service, shape the answer. */
 
-const webhookIdSchema = v.pipe(v.string(), v.uuid('must be a UUID'));
-
 const webhookIdOf = (request: ApiRequest): string =>
-  parseOrThrow(v.object({ id: webhookIdSchema }), request.params, 'The webhook id is invalid').id;
+  parseOrThrow(v.object({ id: uuidString }), request.params, 'The webhook id is invalid').id;
 
 export const webhookRoutes = (webhooks: WebhookService): Route[] => [
   {
@@ -65,7 +64,13 @@ export const webhookRoutes = (webhooks: WebhookService): Route[] => [
     handle: async (request) => {
       const webhookId = webhookIdOf(request);
       const patch = parseOrThrow(webhookPatchSchema, withoutReadOnlyFields(request.body()));
-      return ok(webhookView(await webhooks.update(request.principal.tenant, webhookId, patch)));
+      // Only a key that manages security may send a stored credential somewhere new.
+      const rights = {
+        mayRedirectCredentials: request.principal.permissions.includes('manage_security'),
+      };
+      return ok(
+        webhookView(await webhooks.update(request.principal.tenant, webhookId, patch, rights)),
+      );
     },
   },
   {

@@ -29,7 +29,9 @@ export interface OutgoingRequest {
 /**
  * Why an attempt failed. The contract's classes, plus `config`: the webhook's
  * own settings made the request impossible (a template that fails, an OAuth2
- * token endpoint that refuses the credentials).
+ * token endpoint that refuses the credentials); and `invalid_response`: what
+ * came back was not HTTP/1.1 (a TLS or SSH server on the port, a malformed
+ * status line or headers), so there is no status for `http` to report.
  */
 export const ERROR_CLASSES = [
   'dns',
@@ -38,6 +40,7 @@ export const ERROR_CLASSES = [
   'timeout',
   'ssrf',
   'http',
+  'invalid_response',
   'config',
 ] as const;
 export type ErrorClass = (typeof ERROR_CLASSES)[number];
@@ -55,6 +58,12 @@ export interface SendResult {
   duration_ms: number;
   error_class?: ErrorClass | undefined;
   error_message?: string | undefined;
+  /**
+   * The body failed after the head arrived (cut off, too slow): the status
+   * still decides the attempt, but an answer whose body is needed (a token
+   * endpoint's) is incomplete.
+   */
+  body_failure?: { error_class: ErrorClass; error_message: string } | undefined;
 }
 
 /** Delivery statuses of the contract. */

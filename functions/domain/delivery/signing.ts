@@ -1,5 +1,6 @@
 import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import * as v from 'valibot';
+import { uuidString } from '../webhooks/fields.ts';
 import { HMAC_ALGORITHMS } from '../webhooks/schema.ts';
 
 /**
@@ -202,7 +203,7 @@ export const verifyRequestSchema = v.strictObject({
     v.string('must be the raw body as a string, exactly as received'),
     v.maxBytes(MAX_SAMPLE_BODY_BYTES, 'must be at most 256 KiB'),
   ),
-  webhook_id: v.pipe(v.string(), v.uuid('must be a UUID')),
+  webhook_id: uuidString,
 });
 
 export type VerifyRequest = v.InferOutput<typeof verifyRequestSchema>;

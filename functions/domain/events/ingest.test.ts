@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_INGEST_BODY_BYTES, MAX_INGEST_DEPTH, parseIngestEvent } from './ingest.ts';
+import { MAX_JSON_DEPTH } from '../json-shape.ts';
+import { MAX_INGEST_BODY_BYTES, parseIngestEvent } from './ingest.ts';
 
 const defaults = {
   now: new Date('2026-03-01T12:00:00.000Z'),
@@ -169,9 +170,9 @@ describe('parseIngestEvent', () => {
     const reason = reasonFor(body);
 
     // Assess
-    expect(reason).toContain('__proto__ is not allowed: __proto__ is a reserved name');
-    expect(reason).toContain('data.a.constructor is not allowed');
-    expect(reason).toContain('data.list.0.prototype is not allowed');
+    expect(reason).toContain('__proto__ is a reserved name and cannot be used as a key');
+    expect(reason).toContain('data.a.constructor is a reserved name');
+    expect(reason).toContain('data.list.0.prototype is a reserved name');
   });
 
   it('refuses data nested deeper than the limit without overflowing the stack', () => {
@@ -183,19 +184,36 @@ describe('parseIngestEvent', () => {
     const reason = reasonFor(body);
 
     // Assess
-    expect(reason).toContain(`is nested more than ${MAX_INGEST_DEPTH} levels deep`);
+    expect(reason).toContain(`is nested more than ${MAX_JSON_DEPTH} levels deep`);
   });
 
-  it('accepts data nested within the limit', () => {
-    // Prepare
-    const nested = `${'{"x":'.repeat(MAX_INGEST_DEPTH - 2)}1${'}'.repeat(MAX_INGEST_DEPTH - 2)}`;
-    const body = `{"event_type":"ticket.created","tenant_id":"acme","data":${nested}}`;
+  /** A message whose data is `levels` objects deep; the message itself is one more. */
+  const nestedData = (levels: number) =>
+    `{"event_type":"ticket.created","tenant_id":"acme","data":${'{"x":'.repeat(levels)}1${'}'.repeat(levels)}}`;
+
+  it('accepts data as deep as DynamoDB stores it in a delivery, and refuses one level more', () => {
+    // Prepare: the message is the delivery's `event` attribute, so its levels are the item's.
+    const deepest = nestedData(MAX_JSON_DEPTH - 1);
+    const tooDeep = nestedData(MAX_JSON_DEPTH);
 
     // Act
-    const result = parseIngestEvent(body, defaults);
+    const accepted = parseIngestEvent(deepest, defaults);
+    const refused = reasonFor(tooDeep);
 
     // Assess
-    expect(result.ok).toBe(true);
+    expect(accepted.ok).toBe(true);
+    expect(refused).toContain(`data${'.x'.repeat(MAX_JSON_DEPTH - 1)} is nested more than`);
+  });
+
+  it('refuses text with a lone surrogate, which UTF-8 cannot carry', () => {
+    // Prepare
+    const body = '{"event_type":"ticket.created","tenant_id":"acme","data":{"a":"\\ud800"}}';
+
+    // Act
+    const reason = reasonFor(body);
+
+    // Assess
+    expect(reason).toContain('data.a is not valid Unicode');
   });
 
   it('lists at most 20 problems and counts the rest', () => {

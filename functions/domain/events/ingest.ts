@@ -1,7 +1,8 @@
 import * as v from 'valibot';
 import type { DeliveryEvent } from '../delivery/model.ts';
+import { jsonShapeProblems } from '../json-shape.ts';
 import { tenantIdSchema } from '../keys/api-keys.ts';
-import { boundedArray, isoTimestamp, isPrototypeKey, label, unique } from '../webhooks/fields.ts';
+import { boundedArray, isoTimestamp, label, unique } from '../webhooks/fields.ts';
 import { EVENT_TYPES, TEST_EVENT_TYPE } from './catalog.ts';
 
 /**
@@ -12,11 +13,6 @@ import { EVENT_TYPES, TEST_EVENT_TYPE } from './catalog.ts';
 
 /** Leaves room under SQS's 256 KiB for the delivery job that carries the event. */
 export const MAX_INGEST_BODY_BYTES = 128 * 1024;
-/**
- * Deeper data is refused: payload building, XML encoding and JSON.stringify
- * recurse, and a 128 KiB body of nested brackets would overflow their stack.
- */
-export const MAX_INGEST_DEPTH = 64;
 /** A reason lists at most this many problems, so one bad message cannot flood the logs. */
 const MAX_LISTED_PROBLEMS = 20;
 
@@ -89,7 +85,11 @@ export const parseIngestEvent = (body: string, defaults: IngestDefaults): Ingest
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     return refuse(['the message must be a JSON object']);
   }
-  const problems = shapeProblems(parsed);
+  // Deeper data could not be stored with its delivery, and payload building,
+  // XML encoding and JSON.stringify recurse: checked before anything else.
+  const problems = jsonShapeProblems(parsed).map(
+    ({ path, message }) => `${path === '' ? 'the message' : path} ${message}`,
+  );
   const result = v.safeParse(ingestMessageSchema, parsed, {
     abortEarly: false,
     abortPipeEarly: true,
@@ -142,31 +142,3 @@ const describeIssue = (issue: v.BaseIssue<unknown>): string => {
 
 const withArticle = (expected: string): string =>
   /^[aeiou]/i.test(expected) ? `an ${expected}` : `a ${expected}`;
-
-/**
- * Prototype keys anywhere and excessive nesting, found without recursion so
- * that a hostile body cannot overflow the stack here either.
- */
-const shapeProblems = (root: object): string[] => {
-  const problems: string[] = [];
-  const pending: { value: unknown; path: string; depth: number }[] = [
-    { value: root, path: '', depth: 0 },
-  ];
-  for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
-    const { value, path, depth } = item;
-    if (typeof value !== 'object' || value === null) continue;
-    if (depth >= MAX_INGEST_DEPTH) {
-      problems.push(`${path} is nested more than ${MAX_INGEST_DEPTH} levels deep`);
-      continue;
-    }
-    for (const [key, child] of Object.entries(value)) {
-      const childPath = path === '' ? key : `${path}.${key}`;
-      if (!Array.isArray(value) && isPrototypeKey(key)) {
-        problems.push(`${childPath} is not allowed: ${key} is a reserved name`);
-        continue;
-      }
-      pending.push({ value: child, path: childPath, depth: depth + 1 });
-    }
-  }
-  return problems;
-};

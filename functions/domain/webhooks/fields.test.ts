@@ -1,5 +1,6 @@
+import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
-import { parseInstant } from './fields.ts';
+import { parseInstant, uuidString } from './fields.ts';
 
 describe('parseInstant', () => {
   it.each([
@@ -44,5 +45,16 @@ describe('parseInstant', () => {
       if (zone === undefined) delete process.env.TZ;
       else process.env.TZ = zone;
     }
+  });
+});
+
+describe('uuidString', () => {
+  it('reads a UUID in either case and gives it in lower case', () => {
+    const upper = 'A0B1C2D3-E4F5-4A6B-8C7D-9E0F1A2B3C4D';
+    expect(v.parse(uuidString, upper)).toBe(upper.toLowerCase());
+  });
+
+  it('refuses what is not a UUID', () => {
+    expect(v.safeParse(uuidString, 'A0B1C2D3').issues?.[0]?.message).toBe('must be a UUID');
   });
 });

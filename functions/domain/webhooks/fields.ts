@@ -90,11 +90,22 @@ export const absoluteHttpUrl = v.pipe(
   }),
 );
 
+/** C0 and C1 controls and DEL. */
+const CONTROL_CHARACTER = /\p{Cc}/u;
+
 const urlProblem = (value: string): string | undefined => {
+  // The URL parser drops tabs and line breaks anywhere, and spaces at the ends,
+  // without a word: the URL stored and shown would not be the one requested.
+  if (CONTROL_CHARACTER.test(value)) {
+    return 'must not contain control characters (such as CR, LF or tab)';
+  }
+  if (value.startsWith(' ') || value.endsWith(' ')) return 'must not start or end with a space';
   if (!URL.canParse(value)) return 'must be an absolute http(s) URL';
   const url = new URL(value);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must use http or https';
   if (!url.hostname) return 'must name a host';
+  // Port 0 means "any free port" to a listener; nothing can be reached on it.
+  if (url.port === '0') return 'must not use port 0';
   if (url.username || url.password) {
     return 'must not carry credentials; use security.type basic_auth instead';
   }
@@ -119,6 +130,50 @@ export const mediaType = v.pipe(
   v.regex(MEDIA_TYPE, 'must be a media type such as "application/json"'),
 );
 
+/**
+ * Bidirectional embeddings, overrides and isolates (U+202A-U+202E,
+ * U+2066-U+2069): they make text display in another order than it is stored,
+ * so a name could pass for another in a console or a log.
+ */
+const BIDI_CONTROL = /[\u202a-\u202e\u2066-\u2069]/u;
+/** Controls other than tab, LF and CR, which multi-line text may contain. */
+const CONTROL_BUT_LINE_BREAK = /[^\P{Cc}\t\n\r]/u;
+
+/**
+ * Text people read (names, descriptions, notes): no bidi controls, no control
+ * characters; `lines` allows tabs and line breaks. (Lone surrogates are
+ * refused in every string of a body, by json-shape.ts.)
+ */
+export const readableText = (max: number, options: { lines: boolean }) =>
+  v.pipe(
+    v.string(),
+    v.maxLength(max, `must be at most ${max} characters`),
+    v.check(
+      (text) => !(options.lines ? CONTROL_BUT_LINE_BREAK : CONTROL_CHARACTER).test(text),
+      options.lines
+        ? 'must not contain control characters other than tab, CR and LF (NUL, for one)'
+        : 'must not contain control characters (NUL, tab, CR or LF, for example)',
+    ),
+    v.check(
+      (text) => !BIDI_CONTROL.test(text),
+      'must not contain bidirectional override, embedding or isolate characters (U+202A-U+202E, U+2066-U+2069)',
+    ),
+  );
+
+/** UUIDs are read in either case (RFC 9562) and used in lower case, as the service writes them. */
+export const uuidString = v.pipe(v.string(), v.uuid('must be a UUID'), v.toLowerCase());
+
+/**
+ * valibot's object and record schemas accept arrays (an array is an object),
+ * and would turn `retry_config: []` into the defaults and `custom_headers:
+ * ["x"]` into a header named "0". This refuses them first.
+ */
+export const notArray = <S extends v.GenericSchema>(schema: S) =>
+  v.pipe(
+    v.custom<v.InferInput<S>>((input) => !Array.isArray(input), 'must be an object, not an array'),
+    schema,
+  );
+
 export const label = (max = 100) =>
   v.pipe(
     v.string(),
@@ -128,6 +183,15 @@ export const label = (max = 100) =>
 
 export const boundedArray = <S extends v.GenericSchema>(item: S, max: number, what = 'items') =>
   v.pipe(v.array(item), v.maxLength(max, `must have at most ${max} ${what}`));
+
+/** Builds the path item valibot expects when a check points at a key of an object. */
+export const issuePath = (input: Record<string, unknown>, key: string): v.ObjectPathItem => ({
+  type: 'object',
+  origin: 'value',
+  input,
+  key,
+  value: input[key],
+});
 
 /** Drops repeated entries, keeping the first occurrence's order. */
 export const unique = <T>(items: readonly T[]): T[] => [...new Set(items)];
@@ -147,9 +211,11 @@ export const jsonValue = v.custom<unknown>(
 );
 
 export const jsonMap = (maxKeys: number, key: v.GenericSchema<string> = label(128)) =>
-  v.pipe(
-    v.record(key, jsonValue),
-    v.check((map) => Object.keys(map).length <= maxKeys, `must have at most ${maxKeys} entries`),
+  notArray(
+    v.pipe(
+      v.record(key, jsonValue),
+      v.check((map) => Object.keys(map).length <= maxKeys, `must have at most ${maxKeys} entries`),
+    ),
   );
 
 /**

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ValidationError } from '../errors.ts';
 import { parseOrThrow } from '../validation.ts';
 import { listQuerySchema, listWebhooks } from './list.ts';
 import { type WebhookRecord, webhookConfigSchema } from './schema.ts';
@@ -95,5 +96,34 @@ describe('listWebhooks', () => {
   it('includes the whole day of a bare date as an upper bound', () => {
     const page = listWebhooks(all, query({ created_to: '2026-01-02' }));
     expect(page.items.map((item) => item.name)).toEqual(['b', 'a']);
+  });
+});
+
+describe('listQuerySchema date ranges', () => {
+  const problemsOf = (params: Record<string, string>) => {
+    try {
+      parseOrThrow(listQuerySchema, params);
+      return [];
+    } catch (error) {
+      return error instanceof ValidationError ? error.details : [];
+    }
+  };
+
+  it('refuses a range that ends before it starts, as the deliveries list does', () => {
+    expect(
+      problemsOf({
+        created_from: '2026-02-01',
+        created_to: '2026-01-01',
+        updated_from: '2026-01-02T00:00:00Z',
+        updated_to: '2026-01-01T23:59:59Z',
+      }),
+    ).toEqual([
+      { field: 'created_from', message: 'must not be after created_to' },
+      { field: 'updated_from', message: 'must not be after updated_to' },
+    ]);
+  });
+
+  it('accepts a range of one day, given as the same date twice', () => {
+    expect(problemsOf({ created_from: '2026-01-01', created_to: '2026-01-01' })).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import { EVENT_TYPES } from '../events/catalog.ts';
-import { isoTimestamp } from './fields.ts';
+import { isoTimestamp, issuePath } from './fields.ts';
 import { PAYLOAD_FORMATS, type WebhookRecord } from './schema.ts';
 
 /**
@@ -50,29 +50,52 @@ export const dateTo = v.pipe(
   ),
 );
 
-export const listQuerySchema = v.strictObject({
-  page: v.optional(positiveInteger('page', 1_000_000), '1'),
-  limit: v.optional(positiveInteger('limit', MAX_PAGE_SIZE), String(DEFAULT_PAGE_SIZE)),
-  sort: v.optional(
-    v.picklist(SORT_FIELDS, `must be one of ${SORT_FIELDS.join(', ')}`),
-    'created_at',
-  ),
-  order: v.optional(v.picklist(SORT_ORDERS, 'must be asc or desc'), 'desc'),
-  name: v.optional(text),
-  url: v.optional(text),
-  event_type: v.optional(v.picklist(EVENT_TYPES, 'is not a known event type')),
-  is_active: v.optional(booleanFlag),
-  is_test_mode: v.optional(booleanFlag),
-  payload_format: v.optional(
-    v.picklist(PAYLOAD_FORMATS, `must be one of ${PAYLOAD_FORMATS.join(', ')}`),
-  ),
-  has_failures: v.optional(booleanFlag),
-  search: v.optional(text),
-  created_from: v.optional(dateFrom),
-  created_to: v.optional(dateTo),
-  updated_from: v.optional(dateFrom),
-  updated_to: v.optional(dateTo),
-});
+/**
+ * Whether a date range (ISO instants, whose strings sort as their times do)
+ * can match anything; one that ends before it starts is refused rather than
+ * answered empty, which would look like no data.
+ */
+export const rangeInOrder = (from: string | undefined, to: string | undefined): boolean =>
+  from === undefined || to === undefined || from <= to;
+
+export const listQuerySchema = v.pipe(
+  v.strictObject({
+    page: v.optional(positiveInteger('page', 1_000_000), '1'),
+    limit: v.optional(positiveInteger('limit', MAX_PAGE_SIZE), String(DEFAULT_PAGE_SIZE)),
+    sort: v.optional(
+      v.picklist(SORT_FIELDS, `must be one of ${SORT_FIELDS.join(', ')}`),
+      'created_at',
+    ),
+    order: v.optional(v.picklist(SORT_ORDERS, 'must be asc or desc'), 'desc'),
+    name: v.optional(text),
+    url: v.optional(text),
+    event_type: v.optional(v.picklist(EVENT_TYPES, 'is not a known event type')),
+    is_active: v.optional(booleanFlag),
+    is_test_mode: v.optional(booleanFlag),
+    payload_format: v.optional(
+      v.picklist(PAYLOAD_FORMATS, `must be one of ${PAYLOAD_FORMATS.join(', ')}`),
+    ),
+    has_failures: v.optional(booleanFlag),
+    search: v.optional(text),
+    created_from: v.optional(dateFrom),
+    created_to: v.optional(dateTo),
+    updated_from: v.optional(dateFrom),
+    updated_to: v.optional(dateTo),
+  }),
+  // One check for both ranges, so that both are reported at once.
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const ranges = [
+      ['created_from', 'created_to'],
+      ['updated_from', 'updated_to'],
+    ] as const;
+    for (const [from, to] of ranges) {
+      if (!rangeInOrder(dataset.value[from], dataset.value[to])) {
+        addIssue({ message: `must not be after ${to}`, path: [issuePath(dataset.value, from)] });
+      }
+    }
+  }),
+);
 
 export type ListQuery = v.InferOutput<typeof listQuerySchema>;
 

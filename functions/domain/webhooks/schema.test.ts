@@ -601,3 +601,167 @@ describe('update schema', () => {
     ]);
   });
 });
+
+describe('objects given as arrays', () => {
+  it.each([
+    'retry_config',
+    'rate_limit',
+    'metadata',
+    'custom_headers',
+    'event_filter',
+    'payload_fields',
+    'payload_transformation',
+    'security',
+  ])('refuses %s: [] instead of turning it into {} or the defaults', (field) => {
+    expect(problemOf({ [field]: [] })).toEqual([
+      { field, message: 'must be an object, not an array' },
+    ]);
+  });
+
+  it('refuses arrays nested where objects go, and on update too', () => {
+    // Prepare
+    const body = {
+      custom_headers: ['X-A'],
+      event_filter: { conditions: [[]] },
+      payload_transformation: { custom_fields: ['x'] },
+      metadata: { properties: [1] },
+    };
+
+    // Act
+    const fields = problemsOf(body, webhookPatchSchema).map((problem) => problem.field);
+
+    // Assess
+    expect(fields).toEqual([
+      'custom_headers',
+      'event_filter.conditions.0',
+      'payload_transformation.custom_fields',
+      'metadata.properties',
+    ]);
+  });
+});
+
+describe('URLs', () => {
+  it.each([
+    ['a line break', 'https://exa\r\nmple.com/hook'],
+    ['a line feed in the path', 'https://example.com/ho\nok'],
+    ['a tab', 'https://example.com/\thook'],
+    ['NUL', 'https://example.com/hook\u0000'],
+    ['a C1 control', 'https://example.com/\u0085hook'],
+  ])('refuses %s, which the URL parser would drop without a word', (_what, url) => {
+    expect(problemOf({ url })).toEqual([
+      { field: 'url', message: 'must not contain control characters (such as CR, LF or tab)' },
+    ]);
+  });
+
+  it('refuses spaces at either end', () => {
+    expect(problemOf({ url: ' https://example.com/hook' })).toEqual([
+      { field: 'url', message: 'must not start or end with a space' },
+    ]);
+  });
+
+  it.each(['https://example.com:0/hook', 'http://example.com:00/hook'])(
+    'refuses port 0: %s',
+    (url) => {
+      expect(problemOf({ url })).toEqual([{ field: 'url', message: 'must not use port 0' }]);
+    },
+  );
+
+  it('applies the same rules to an oauth2 token_url', () => {
+    const security = {
+      type: 'oauth2',
+      client_id: 'c',
+      client_secret: 's',
+      token_url: 'https://auth.example.com:0/\r\ntoken',
+    };
+    expect(problemOf({ security })).toEqual([
+      {
+        field: 'security.token_url',
+        message: 'must not contain control characters (such as CR, LF or tab)',
+      },
+    ]);
+  });
+
+  it('accepts ports 1 to 65535', () => {
+    expect(problemOf({ url: 'https://example.com:1/hook' })).toEqual([]);
+    expect(problemOf({ url: 'https://example.com:65535/hook' })).toEqual([]);
+  });
+});
+
+describe('readable text', () => {
+  it.each([
+    ['NUL', 'Orders\u0000'],
+    ['a line feed', 'Orders\nRefunds'],
+    ['a tab', 'Or\tders'],
+    ['DEL', 'Orders\u007f'],
+  ])('refuses %s in a name', (_what, name) => {
+    expect(problemOf({ name })).toEqual([
+      {
+        field: 'name',
+        message: 'must not contain control characters (NUL, tab, CR or LF, for example)',
+      },
+    ]);
+  });
+
+  it.each(['\u202e', '\u202a', '\u2066', '\u2069'])(
+    'refuses the bidi control %j in a name',
+    (bidi) => {
+      expect(problemOf({ name: `Orders ${bidi}fdp.exe` })).toEqual([
+        {
+          field: 'name',
+          message:
+            'must not contain bidirectional override, embedding or isolate characters (U+202A-U+202E, U+2066-U+2069)',
+        },
+      ]);
+    },
+  );
+
+  it('accepts any script, emoji and right-to-left text in a name', () => {
+    expect(problemOf({ name: 'Заказы 注文 طلبات 🚀' })).toEqual([]);
+  });
+
+  it('allows line breaks and tabs in a description and notes, but not NUL or bidi controls', () => {
+    // Prepare
+    const fine = { description: 'Line one\r\n\tLine two', metadata: { notes: 'a\nb' } };
+    const bad = { description: 'x\u0000', metadata: { notes: 'x\u202e' } };
+
+    // Act
+    const accepted = problemOf(fine);
+    const refused = problemOf(bad).map((problem) => problem.field);
+
+    // Assess
+    expect(accepted).toEqual([]);
+    expect(refused).toEqual(['description', 'metadata.notes']);
+  });
+
+  it('still reads a stored webhook whose name, description, notes or URLs predate these rules', () => {
+    // Prepare
+    const stored = {
+      ...parseOrThrow(webhookConfigSchema, valid()),
+      name: 'Orders\u0000\u202e',
+      description: 'x\u0000',
+      url: 'https://exa\r\nmple.com:0/hook',
+      security: {
+        type: 'oauth2',
+        client_id: 'c',
+        client_secret: 's',
+        token_url: 'https://a.test:0/t',
+      },
+      metadata: { notes: '\u202e' },
+      webhook_id: 'wh_1',
+      tenant: 'tenant-acme',
+      signing_secret: 'whsec_x',
+      total_deliveries: 0,
+      successful_deliveries: 0,
+      failed_deliveries: 0,
+      created_at: '2026-01-01T00:00:00.000Z',
+      updated_at: '2026-01-01T00:00:00.000Z',
+      version: 1,
+    };
+
+    // Act
+    const record = parseOrThrow(webhookRecordSchema, stored);
+
+    // Assess
+    expect(record).toMatchObject({ name: stored.name, url: stored.url, security: stored.security });
+  });
+});

@@ -10,10 +10,13 @@ import {
   headerValue,
   integerBetween,
   isBasePayloadKey,
+  issuePath,
   jsonMap,
   jsonValue,
   label,
   mediaType,
+  notArray,
+  readableText,
   secretValue,
   unique,
 } from './fields.ts';
@@ -56,8 +59,8 @@ export const MAX_RETRY_DELAY_MS = 86_400_000;
 
 const oneOf = (values: readonly string[]) => `must be one of ${values.join(', ')}`;
 
-const securitySchema = v.variant(
-  'type',
+/** The security types; `url` checks oauth2's token_url (see webhookRecordSchema for why). */
+const securityOptions = <U extends v.GenericSchema<string, string>>(url: U) =>
   [
     v.strictObject({ type: v.literal('none') }),
     v.strictObject({
@@ -88,61 +91,60 @@ const securitySchema = v.variant(
       type: v.literal('oauth2'),
       client_id: label(1024),
       client_secret: secretValue,
-      token_url: absoluteHttpUrl,
+      token_url: url,
       scope: v.optional(label(1024)),
     }),
-  ],
-  oneOf(SECURITY_TYPES),
+  ] as const;
+
+const securitySchema = notArray(
+  v.variant('type', securityOptions(absoluteHttpUrl), oneOf(SECURITY_TYPES)),
 );
 
-const conditionSchema = v.pipe(
+const conditionSchema = notArray(
+  v.pipe(
+    v.strictObject({
+      field: dotPath,
+      operator: v.picklist(FILTER_OPERATORS, oneOf(FILTER_OPERATORS)),
+      value: jsonValue,
+    }),
+    v.rawCheck(({ dataset, addIssue }) => {
+      if (!dataset.typed) return;
+      const { operator, value } = dataset.value;
+      const inList = operator === 'in' || operator === 'not_in';
+      if (inList && !Array.isArray(value)) {
+        addIssue({
+          message: `must be an array for operator ${operator}`,
+          path: [issuePath(dataset.value, 'value')],
+        });
+      }
+      const ordered = operator === 'greater_than' || operator === 'less_than';
+      if (ordered && typeof value !== 'number' && typeof value !== 'string') {
+        addIssue({
+          message: `must be a number or a string for operator ${operator}`,
+          path: [issuePath(dataset.value, 'value')],
+        });
+      }
+    }),
+  ),
+);
+
+const eventFilterSchema = notArray(
   v.strictObject({
-    field: dotPath,
-    operator: v.picklist(FILTER_OPERATORS, oneOf(FILTER_OPERATORS)),
-    value: jsonValue,
-  }),
-  v.rawCheck(({ dataset, addIssue }) => {
-    if (!dataset.typed) return;
-    const { operator, value } = dataset.value;
-    const inList = operator === 'in' || operator === 'not_in';
-    if (inList && !Array.isArray(value)) {
-      addIssue({
-        message: `must be an array for operator ${operator}`,
-        path: [issuePath(dataset.value, 'value')],
-      });
-    }
-    const ordered = operator === 'greater_than' || operator === 'less_than';
-    if (ordered && typeof value !== 'number' && typeof value !== 'string') {
-      addIssue({
-        message: `must be a number or a string for operator ${operator}`,
-        path: [issuePath(dataset.value, 'value')],
-      });
-    }
+    entity_types: v.optional(boundedArray(label(), 50, 'entity types')),
+    entity_ids: v.optional(boundedArray(v.pipe(v.string(), v.uuid('must be a UUID')), 100, 'ids')),
+    conditions: v.optional(boundedArray(conditionSchema, 20, 'conditions')),
+    tags: v.optional(boundedArray(label(), 50, 'tags')),
   }),
 );
-
-/** Builds the path item valibot expects when a check points at a key of an object. */
-const issuePath = (input: Record<string, unknown>, key: string): v.ObjectPathItem => ({
-  type: 'object',
-  origin: 'value',
-  input,
-  key,
-  value: input[key],
-});
-
-const eventFilterSchema = v.strictObject({
-  entity_types: v.optional(boundedArray(label(), 50, 'entity types')),
-  entity_ids: v.optional(boundedArray(v.pipe(v.string(), v.uuid('must be a UUID')), 100, 'ids')),
-  conditions: v.optional(boundedArray(conditionSchema, 20, 'conditions')),
-  tags: v.optional(boundedArray(label(), 50, 'tags')),
-});
 
 const entityName = v.pipe(
   v.string(),
   v.regex(/^[a-z][a-z0-9_]{0,63}$/, 'entity names are lower-case words such as "ticket"'),
 );
 
-const payloadFieldsSchema = v.record(entityName, v.nullable(boundedArray(dotPath, 200, 'fields')));
+const payloadFieldsSchema = notArray(
+  v.record(entityName, v.nullable(boundedArray(dotPath, 200, 'fields'))),
+);
 
 const customFieldName = v.pipe(
   label(128),
@@ -152,13 +154,15 @@ const customFieldName = v.pipe(
   ),
 );
 
-const payloadTransformationSchema = v.strictObject({
+const payloadTransformationEntries = {
   template: v.optional(v.nullable(handlebarsTemplate)),
   include_fields: v.optional(boundedArray(dotPath, 200, 'fields')),
   exclude_fields: v.optional(boundedArray(dotPath, 200, 'fields')),
   custom_fields: v.optional(jsonMap(50, customFieldName)),
   flatten_nested: v.optional(v.boolean(), false),
-});
+};
+
+const payloadTransformationSchema = notArray(v.strictObject(payloadTransformationEntries));
 
 /**
  * payload_transformation as read back from the table. The save-time rules on
@@ -168,7 +172,7 @@ const payloadTransformationSchema = v.strictObject({
  * webhook does not compile its template.
  */
 const storedPayloadTransformationSchema = v.strictObject({
-  ...payloadTransformationSchema.entries,
+  ...payloadTransformationEntries,
   template: v.optional(v.nullable(v.string())),
   custom_fields: v.optional(jsonMap(50)),
 });
@@ -182,56 +186,61 @@ export const DEFAULT_RETRY_CONFIG = {
   timeout: 10_000,
 } as const;
 
-const retryConfigSchema = v.pipe(
-  v.strictObject({
-    strategy: v.optional(
-      v.picklist(RETRY_STRATEGIES, oneOf(RETRY_STRATEGIES)),
-      DEFAULT_RETRY_CONFIG.strategy,
-    ),
-    max_attempts: v.optional(integerBetween(1, 10), DEFAULT_RETRY_CONFIG.max_attempts),
-    initial_delay: v.optional(
-      integerBetween(1, MAX_RETRY_DELAY_MS),
-      DEFAULT_RETRY_CONFIG.initial_delay,
-    ),
-    max_delay: v.optional(integerBetween(1000, MAX_RETRY_DELAY_MS), DEFAULT_RETRY_CONFIG.max_delay),
-    backoff_multiplier: v.optional(
-      v.pipe(
-        v.number(),
-        v.minValue(1, 'must be a number from 1 to 10'),
-        v.maxValue(10, 'must be a number from 1 to 10'),
+const retryConfigSchema = notArray(
+  v.pipe(
+    v.strictObject({
+      strategy: v.optional(
+        v.picklist(RETRY_STRATEGIES, oneOf(RETRY_STRATEGIES)),
+        DEFAULT_RETRY_CONFIG.strategy,
       ),
-      DEFAULT_RETRY_CONFIG.backoff_multiplier,
-    ),
-    timeout: v.optional(integerBetween(1000, 30_000), DEFAULT_RETRY_CONFIG.timeout),
-    /** The wait before each retry, in ms; only with strategy `custom`. */
-    delays: v.optional(
-      v.pipe(
-        v.array(integerBetween(0, MAX_RETRY_DELAY_MS)),
-        v.minLength(1, 'must list at least one delay'),
-        v.maxLength(9, 'must list at most 9 delays (max_attempts is at most 10)'),
+      max_attempts: v.optional(integerBetween(1, 10), DEFAULT_RETRY_CONFIG.max_attempts),
+      initial_delay: v.optional(
+        integerBetween(1, MAX_RETRY_DELAY_MS),
+        DEFAULT_RETRY_CONFIG.initial_delay,
       ),
+      max_delay: v.optional(
+        integerBetween(1000, MAX_RETRY_DELAY_MS),
+        DEFAULT_RETRY_CONFIG.max_delay,
+      ),
+      backoff_multiplier: v.optional(
+        v.pipe(
+          v.number(),
+          v.minValue(1, 'must be a number from 1 to 10'),
+          v.maxValue(10, 'must be a number from 1 to 10'),
+        ),
+        DEFAULT_RETRY_CONFIG.backoff_multiplier,
+      ),
+      timeout: v.optional(integerBetween(1000, 30_000), DEFAULT_RETRY_CONFIG.timeout),
+      /** The wait before each retry, in ms; only with strategy `custom`. */
+      delays: v.optional(
+        v.pipe(
+          v.array(integerBetween(0, MAX_RETRY_DELAY_MS)),
+          v.minLength(1, 'must list at least one delay'),
+          v.maxLength(9, 'must list at most 9 delays (max_attempts is at most 10)'),
+        ),
+      ),
+    }),
+    v.forward(
+      v.check(
+        (config) => config.strategy !== 'custom' || config.delays !== undefined,
+        'is required when strategy is custom: the wait in ms before each retry',
+      ),
+      ['delays'],
     ),
-  }),
-  v.forward(
-    v.check(
-      (config) => config.strategy !== 'custom' || config.delays !== undefined,
-      'is required when strategy is custom: the wait in ms before each retry',
+    v.forward(
+      v.check(
+        (config) => config.strategy === 'custom' || config.delays === undefined,
+        'is only used with strategy custom',
+      ),
+      ['delays'],
     ),
-    ['delays'],
-  ),
-  v.forward(
-    v.check(
-      (config) => config.strategy === 'custom' || config.delays === undefined,
-      'is only used with strategy custom',
+    v.forward(
+      v.check(
+        (config) => config.initial_delay <= config.max_delay,
+        'must not be greater than max_delay',
+      ),
+      ['initial_delay'],
     ),
-    ['delays'],
-  ),
-  v.forward(
-    v.check(
-      (config) => config.initial_delay <= config.max_delay,
-      'must not be greater than max_delay',
-    ),
-    ['initial_delay'],
   ),
 );
 
@@ -241,21 +250,30 @@ export const DEFAULT_RATE_LIMIT = {
   burst_limit: 10,
 } as const;
 
-const rateLimitSchema = v.strictObject({
-  enabled: v.optional(v.boolean(), DEFAULT_RATE_LIMIT.enabled),
-  requests_per_minute: v.optional(integerBetween(1, 1000), DEFAULT_RATE_LIMIT.requests_per_minute),
-  burst_limit: v.optional(integerBetween(1, 1000), DEFAULT_RATE_LIMIT.burst_limit),
-});
+const rateLimitSchema = notArray(
+  v.strictObject({
+    enabled: v.optional(v.boolean(), DEFAULT_RATE_LIMIT.enabled),
+    requests_per_minute: v.optional(
+      integerBetween(1, 1000),
+      DEFAULT_RATE_LIMIT.requests_per_minute,
+    ),
+    burst_limit: v.optional(integerBetween(1, 1000), DEFAULT_RATE_LIMIT.burst_limit),
+  }),
+);
 
-const metadataSchema = v.strictObject({
+const metadataEntries = {
   tags: v.optional(boundedArray(label(), 50, 'tags')),
   properties: v.optional(jsonMap(50)),
-  notes: v.optional(v.pipe(v.string(), v.maxLength(4000, 'must be at most 4000 characters'))),
-});
+  notes: v.optional(readableText(4000, { lines: true })),
+};
 
-const customHeadersSchema = v.pipe(
-  v.record(headerName, headerValue),
-  v.check((headers) => Object.keys(headers).length <= 50, 'must have at most 50 headers'),
+const metadataSchema = notArray(v.strictObject(metadataEntries));
+
+const customHeadersSchema = notArray(
+  v.pipe(
+    v.record(headerName, headerValue),
+    v.check((headers) => Object.keys(headers).length <= 50, 'must have at most 50 headers'),
+  ),
 );
 
 const eventTypesSchema = v.pipe(
@@ -274,9 +292,9 @@ const fields = {
     v.string(),
     v.trim(),
     v.minLength(1, 'must not be empty'),
-    v.maxLength(255, 'must be at most 255 characters'),
+    readableText(255, { lines: false }),
   ),
-  description: v.pipe(v.string(), v.maxLength(4000, 'must be at most 4000 characters')),
+  description: readableText(4000, { lines: true }),
   url: absoluteHttpUrl,
   method: v.picklist(HTTP_METHODS, oneOf(HTTP_METHODS)),
   event_types: eventTypesSchema,
@@ -384,6 +402,15 @@ export const withoutReadOnlyFields = (body: Record<string, unknown>): Record<str
 /** The stored webhook: its configuration plus what the service keeps about it. */
 export const webhookRecordSchema = v.object({
   ...webhookConfigSchema.entries,
+  // Text and URL rules added since a webhook may have been saved are not run
+  // on read either: such a webhook stays readable, and a PUT can mend it.
+  name: v.string(),
+  description: v.optional(v.nullable(v.string())),
+  url: v.string(),
+  security: v.variant('type', securityOptions(v.string())),
+  metadata: v.optional(
+    v.nullable(v.strictObject({ ...metadataEntries, notes: v.optional(v.string()) })),
+  ),
   payload_transformation: v.optional(v.nullable(storedPayloadTransformationSchema)),
   webhook_id: v.string(),
   tenant: v.string(),

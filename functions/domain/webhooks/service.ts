@@ -95,8 +95,15 @@ export class WebhookService {
    * A racing update makes us re-apply the patch to the newer state; a racing
    * delete makes the write fail and the answer 404, never a resurrection.
    */
-  update(tenant: string, webhookId: string, patch: WebhookPatch): Promise<WebhookRecord> {
-    return this.#change(tenant, webhookId, (current) => applyPatch(current, patch, this.#now()));
+  update(
+    tenant: string,
+    webhookId: string,
+    patch: WebhookPatch,
+    rights: { mayRedirectCredentials?: boolean } = {},
+  ): Promise<WebhookRecord> {
+    return this.#change(tenant, webhookId, (current) =>
+      applyPatch(current, patch, this.#now(), rights),
+    );
   }
 
   /** A new signing secret; the old one signs too for `graceMs` (see rotateSigningSecret). */

@@ -1,4 +1,5 @@
 import { type FieldProblem, ValidationError } from '../errors.ts';
+import { assertCredentialsStay } from './credentials.ts';
 import type { Security, WebhookConfig, WebhookPatch, WebhookRecord } from './schema.ts';
 import { generateSigningSecret, keepIfMasked } from './secrets.ts';
 
@@ -138,12 +139,14 @@ const unmaskSecurity = (incoming: Security, stored: WebhookRecord): Security => 
  * clears an optional field. Returns the new record and just the attributes
  * that change, so a store writes those alone (delivery counters, which the
  * delivery side updates concurrently, are never part of it). No fields given:
- * nothing changes.
+ * nothing changes. `mayRedirectCredentials` (the key has manage_security)
+ * lets a stored credential follow a new url or token_url.
  */
 export const applyPatch = (
   current: WebhookRecord,
   patch: WebhookPatch,
   now: Date,
+  { mayRedirectCredentials = false }: { mayRedirectCredentials?: boolean } = {},
 ): { record: WebhookRecord; changes: Partial<WebhookRecord> } | undefined => {
   if (Object.keys(patch).length === 0) return undefined;
   const changes: Partial<WebhookRecord> = { ...patch, updated_at: now.toISOString() };
@@ -170,6 +173,7 @@ export const applyPatch = (
   }
   const record: WebhookRecord = { ...current, ...changes, version: current.version + 1 };
   assertConsistent(record);
+  assertCredentialsStay(current, patch, record, mayRedirectCredentials);
   return { record, changes };
 };
 

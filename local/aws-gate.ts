@@ -56,6 +56,7 @@ const parseJson = (body: Buffer): unknown => {
 
 /** Where a forwarded answer goes: the client's response, or a capture. */
 interface AnswerSink extends NodeJS.WritableStream {
+  readonly writableFinished: boolean;
   writeHead(status: number, headers: IncomingMessage['headers']): unknown;
 }
 
@@ -140,6 +141,10 @@ export const startGate = async (options: GateOptions) => {
         },
       );
       outgoing.on('error', reject);
+      // A client that goes away (a poller stopping its long poll) takes its upstream call with it.
+      response.on('close', () => {
+        if (!response.writableFinished) outgoing.destroy();
+      });
       outgoing.end(body);
     });
 
@@ -178,6 +183,7 @@ export const startGate = async (options: GateOptions) => {
     response.end(body);
   };
 
+  let stopping = false;
   const server = createServer((incoming, response) => {
     void (async () => {
       const body = await readBody(incoming);
@@ -203,6 +209,11 @@ export const startGate = async (options: GateOptions) => {
       }
       await forward(incoming, response, body);
     })().catch((error: unknown) => {
+      // Nobody is left to answer when the client or the runtime went away first.
+      if (stopping || incoming.destroyed || response.destroyed) {
+        response.destroy();
+        return;
+      }
       log(`${service} gate: ${error instanceof Error ? error.message : String(error)}`);
       if (!response.headersSent) {
         answer(response, { status: 500, code: 'InternalFailure', message: 'local gate error' });
@@ -215,6 +226,7 @@ export const startGate = async (options: GateOptions) => {
     endpoint: `http://${options.host}:${port}`,
     port,
     stop: async () => {
+      stopping = true;
       await close(server);
       agent.destroy();
     },

@@ -11,7 +11,7 @@ import { API } from './resources.ts';
  * runtime's options): stackName, apiRateLimit, apiBurstLimit,
  * authorizerCacheTtlSeconds, retryAfterSeconds, maxWebhooksPerTenant,
  * deliveryRetentionDays, autoDisableAfterHours, deliveryConcurrency,
- * allowPrivateTargets, destroyOnRemoval. The stack checks their ranges; a
+ * allowPrivateTargets, alarmEmail, destroyOnRemoval. The stack checks their ranges; a
  * value that is not a number (or, for the flags, not true or false) stops here.
  */
 
@@ -50,6 +50,15 @@ const flagFrom = (app: App, name: string): boolean | undefined => {
   throw new Error(`Context ${name} must be true or false; got ${JSON.stringify(value)}`);
 };
 
+const stringFrom = (app: App, name: string): string | undefined => {
+  const value: unknown = app.node.tryGetContext(name);
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string') {
+    throw new Error(`Context ${name} must be a string; got ${JSON.stringify(value)}`);
+  }
+  return value;
+};
+
 export const createApp = (options: CreateAppOptions = {}): { app: App; stack: HooklineStack } => {
   const app = new App({
     ...(options.outdir === undefined ? {} : { outdir: options.outdir }),
@@ -77,6 +86,7 @@ export const createApp = (options: CreateAppOptions = {}): { app: App; stack: Ho
     autoDisableAfterHours: number('autoDisableAfterHours'),
     deliveryConcurrency: number('deliveryConcurrency'),
     allowPrivateTargets: flagFrom(app, 'allowPrivateTargets'),
+    alarmEmail: stringFrom(app, 'alarmEmail'),
     removalPolicy: flagFrom(app, 'destroyOnRemoval') ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
   });
   acknowledgeNagFindings(stack);

@@ -1,14 +1,16 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { AttributeType, Billing, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Effect, ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { DeliveryWorkers, type QueueWithDeadLetters } from './constructs/delivery-workers.ts';
+import { Monitoring } from './constructs/monitoring.ts';
 import { NodeFunction } from './constructs/node-function.ts';
 import { WebhooksApi } from './constructs/webhooks-api.ts';
 import { markForLocalRuntime } from './local-metadata.ts';
 import {
+  ALARM_THRESHOLDS,
   API,
   CONFIG_TABLE,
   DEAD_LETTER_RETENTION_SECONDS,
@@ -33,6 +35,8 @@ export interface HooklineStackProps extends StackProps {
   /** Most delivery functions the deliveries queue runs at once (2 to 1000, default 50). */
   deliveryConcurrency?: number;
   logRetention?: RetentionDays;
+  /** Where alarms are mailed besides their SNS topic. */
+  alarmEmail?: string | undefined;
   /** RETAIN (default) keeps the table and logs when the stack is deleted. */
   removalPolicy?: RemovalPolicy;
 }
@@ -175,7 +179,7 @@ export class HooklineStack extends Stack {
       }),
     );
 
-    new DeliveryWorkers(this, 'Workers', {
+    const workers = new DeliveryWorkers(this, 'Workers', {
       configTable: table,
       deliveriesTable,
       ...queues,
@@ -198,6 +202,60 @@ export class HooklineStack extends Stack {
       removalPolicy,
     });
 
+    new Monitoring(this, 'Monitoring', {
+      queues: [
+        {
+          name: 'EventsQueue',
+          queue: queues.events.queue,
+          deadLetters: false,
+          maxAgeSeconds: ALARM_THRESHOLDS.ingestAgeSeconds,
+        },
+        {
+          name: 'DeliveriesQueue',
+          queue: queues.deliveries.queue,
+          deadLetters: false,
+          maxAgeSeconds: ALARM_THRESHOLDS.deliveriesAgeSeconds,
+        },
+        {
+          name: 'EventsDeadLetterQueue',
+          queue: queues.events.deadLetterQueue,
+          deadLetters: true,
+          maxAgeSeconds: ALARM_THRESHOLDS.deadLetterAgeSeconds,
+        },
+        {
+          name: 'DeliveriesDeadLetterQueue',
+          queue: queues.deliveries.deadLetterQueue,
+          deadLetters: true,
+          maxAgeSeconds: ALARM_THRESHOLDS.deadLetterAgeSeconds,
+        },
+      ],
+      functions: [
+        { name: 'Api', fn: apiFunction },
+        { name: 'Authorizer', fn: authorizerFunction },
+        { name: 'FanOut', fn: workers.fanOutFunction },
+        { name: 'Delivery', fn: workers.deliveryFunction },
+      ],
+      authorizer: authorizerFunction,
+      api: api.api,
+      alarmEmail: props.alarmEmail,
+    });
+
+    // What a producer's role attaches to send events, and nothing else.
+    const producerPolicy = new ManagedPolicy(this, 'ProducerPolicy', {
+      description: 'Lets a producer send events to the Hookline ingest queue, and nothing else',
+      statements: [
+        new PolicyStatement({
+          effect: Effect.ALLOW,
+          actions: ['sqs:SendMessage'],
+          resources: [queues.events.queue.queueArn],
+        }),
+      ],
+    });
+
+    new CfnOutput(this, 'ProducerPolicyArn', {
+      value: producerPolicy.managedPolicyArn,
+      description: 'Attach to a producer role: sqs:SendMessage on the ingest queue alone',
+    });
     new CfnOutput(this, 'ApiUrl', {
       value: `${api.api.url}${API.basePath.join('/')}`,
       description: 'Base URL of the webhook API',

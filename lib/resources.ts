@@ -218,3 +218,55 @@ export const gatewayResponseHeaders = (
 
 export const gatewayResponseBody = (definition: GatewayResponseDefinition): string =>
   JSON.stringify({ error: { code: definition.code, message: definition.message } });
+
+/**
+ * The functions' own metrics, written as CloudWatch embedded metric format
+ * by Powertools Metrics (no API call per delivery), and read by the stack's
+ * alarms and dashboard. Dimensions stay bounded: never a tenant or webhook id
+ * (docs/operations.md says how to find one tenant's problems).
+ */
+export const METRICS = {
+  namespace: 'Hookline',
+  /** Powertools adds it to every metric as the `service` dimension. */
+  service: 'hookline',
+  /** Deliveries that reached a final status; dimension `Outcome`: delivered, failed, abandoned. */
+  deliveries: 'Deliveries',
+  /** Attempts sent; dimension `Result`: success or failure. */
+  attempts: 'Attempts',
+  /** Failed attempts; dimension `ErrorClass` (functions/domain/delivery/model.ts). */
+  attemptErrors: 'AttemptErrors',
+  /** Send to answer, per attempt (ms). */
+  deliveryLatency: 'DeliveryLatency',
+  /** Event accepted on the ingest queue to delivered (ms). */
+  endToEndLag: 'EndToEndLag',
+  /** Webhooks one event matched (one value per event). */
+  fanOutMatches: 'FanOutMatches',
+  /** Producer events refused as malformed. */
+  eventsRejected: 'EventsRejected',
+  /** Deliveries that waited for a rate-limit slot. */
+  rateLimitWaits: 'RateLimitWaits',
+  /** Webhooks switched off (410 Gone, or failing without a break). */
+  webhooksAutoDisabled: 'WebhooksAutoDisabled',
+} as const;
+
+/** The alarms' thresholds; docs/operations.md ("Alarms") gives each one's reason. */
+export const ALARM_THRESHOLDS = {
+  /** Any message in a dead-letter queue. */
+  deadLetters: 1,
+  /** Oldest message, seconds: producers' events fan out in seconds. */
+  ingestAgeSeconds: 300,
+  /** Oldest visible delivery job, seconds: delays are chained in 15-minute hops. */
+  deliveriesAgeSeconds: 900,
+  /** Oldest dead letter, seconds: a week before SQS drops it at 14 days. */
+  deadLetterAgeSeconds: 7 * 24 * 3600,
+  /** Uncaught errors or timeouts per function in 5 minutes. */
+  functionErrors: 5,
+  /** Throttled invocations per function in 5 minutes. */
+  functionThrottles: 10,
+  /** Failed delivery attempts, percent of all attempts, three 5-minute periods running. */
+  deliveryFailurePercent: 25,
+  /** API 5xx answers in 5 minutes. */
+  api5xx: 5,
+  /** Authorizer errors, percent of its invocations in 5 minutes. */
+  authorizerErrorPercent: 1,
+} as const;

@@ -7,6 +7,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { markForLocalRuntime } from '../local-metadata.ts';
+import { METRICS } from '../resources.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -56,7 +57,8 @@ export class NodeFunction extends NodejsFunction {
       logGroup,
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_SERVICE_NAME: 'hookline',
+        POWERTOOLS_SERVICE_NAME: METRICS.service,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS.namespace,
         POWERTOOLS_LOG_LEVEL: 'INFO',
         ...props.environment,
       },

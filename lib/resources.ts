@@ -255,8 +255,8 @@ export const ALARM_THRESHOLDS = {
   deadLetters: 1,
   /** Oldest message, seconds: producers' events fan out in seconds. */
   ingestAgeSeconds: 300,
-  /** Oldest visible delivery job, seconds: delays are chained in 15-minute hops. */
-  deliveriesAgeSeconds: 900,
+  /** Oldest delivery job, seconds: twice the longest delay hop (900 s), so a delayed job never trips it. */
+  deliveriesAgeSeconds: 1800,
   /** Oldest dead letter, seconds: a week before SQS drops it at 14 days. */
   deadLetterAgeSeconds: 7 * 24 * 3600,
   /** Uncaught errors or timeouts per function in 5 minutes. */

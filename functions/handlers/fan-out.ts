@@ -1,4 +1,5 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
@@ -6,6 +7,7 @@ import { createDocumentClient } from '../commons/clients.ts';
 import { requireEnv } from '../commons/config.ts';
 import { deliverySettings } from '../commons/delivery-settings.ts';
 import { logger } from '../commons/logger.ts';
+import { METRICS, MetricUnit, metrics } from '../commons/metrics.ts';
 import { FanOut } from '../domain/delivery/fan-out.ts';
 import { errorSummary } from '../domain/errors.ts';
 import { rejectEvents, SqsJobQueue } from '../queues/sqs.ts';
@@ -25,6 +27,12 @@ export const createFanOutHandler =
       rejected: result.rejected,
       redelivered: result.failures.length,
     });
+    for (const matched of result.matches) {
+      metrics.addMetric(METRICS.fanOutMatches, MetricUnit.Count, matched);
+    }
+    if (result.rejected > 0) {
+      metrics.addMetric(METRICS.eventsRejected, MetricUnit.Count, result.rejected);
+    }
     return batchResponse(result.failures);
   };
 
@@ -56,4 +64,5 @@ const fanOut = new FanOut(
 
 export const handler = middy<SQSEvent, SQSBatchResponse>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics))
   .handler(createFanOutHandler(fanOut));

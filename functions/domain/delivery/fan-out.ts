@@ -43,6 +43,8 @@ export interface FanOutResult {
   failures: string[];
   jobs: number;
   rejected: number;
+  /** Webhooks each accepted event matched, one entry per event (for the fan-out metric). */
+  matches: number[];
 }
 
 export class FanOut {
@@ -77,6 +79,7 @@ export class FanOut {
     }
 
     const jobs: { messageId: string; job: DeliveryJob }[] = [];
+    const matchCounts: number[] = [];
     await Promise.all(
       [...byTenant].map(async ([tenant, events]) => {
         let webhooks: WebhookRecord[];
@@ -93,6 +96,7 @@ export class FanOut {
         await Promise.all(
           events.map(async ({ messageId, event }) => {
             const matches = matchingWebhooks(webhooks, event);
+            matchCounts.push(matches.length);
             if (matches.length === 0) return;
             try {
               const ingestedAt = await this.#deps.ledger.firstIngestion(
@@ -143,7 +147,12 @@ export class FanOut {
         for (const { messageId } of rejected) failures.add(messageId);
       }
     }
-    return { failures: [...failures], jobs: ready.length, rejected: rejected.length };
+    return {
+      failures: [...failures],
+      jobs: ready.length,
+      rejected: rejected.length,
+      matches: matchCounts,
+    };
   }
 }
 

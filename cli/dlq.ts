@@ -15,7 +15,15 @@ import {
   redriveDeliveries,
   redriveEvents,
 } from './dlq-commands.ts';
-import { localClientConfig, stackOutputs, UsageError } from './targets.ts';
+import {
+  type LocalEndpoint,
+  localClientConfig,
+  localEndpoint,
+  localOutput,
+  stackOutputs,
+  UsageError,
+  unreachableHint,
+} from './targets.ts';
 
 /**
  * `npm run dlq`: the dead-letter queues of the local runtime (default) or a
@@ -32,9 +40,11 @@ attempt numbers going on, a fresh max_attempts), sends a job whose attempt never
 was, and deletes dead letters of deliveries that have moved on; events go back to the ingest queue
 as they came (a malformed one is refused again and comes back).
 
-Without --stack it works on the local runtime: SQS on 127.0.0.1:$SQS_PORT (default 4566) and
-DynamoDB on 127.0.0.1:$DYNAMODB_PORT (default 8000), or AWS_ENDPOINT_URL_SQS/_DYNAMODB; tables
-$DELIVERIES_TABLE_NAME (default ${DELIVERIES_TABLE.localName}) and $TABLE_NAME (default ${CONFIG_TABLE.localName}).
+Without --stack it works on the local runtime. Each of SQS and DynamoDB is found at
+AWS_ENDPOINT_URL_SQS/_DYNAMODB, else 127.0.0.1:$SQS_PORT/$DYNAMODB_PORT, else where the running
+runtime's .hookline/endpoints.json (in $HOOKLINE_DATA_DIR) says, queues and tables included, else
+ports 4566 and 8000. Tables: $DELIVERIES_TABLE_NAME and $TABLE_NAME, else the runtime's, else
+${DELIVERIES_TABLE.localName} and ${CONFIG_TABLE.localName}.
 With --stack it finds the queues and tables in that stack's outputs. A restarted delivery is kept
 for $DELIVERY_RETENTION_DAYS (default 30) days, as the delivery function keeps it.`;
 
@@ -46,51 +56,83 @@ interface Locations {
   configTable: string;
 }
 
-const locateStack = async (stack: string): Promise<Locations> => {
-  const outputs = await stackOutputs(stack, [
-    'EventsQueueUrl',
-    'EventsDeadLetterQueueUrl',
-    'DeliveriesQueueUrl',
-    'DeliveriesDeadLetterQueueUrl',
-    'DeliveriesTableName',
-    'ConfigTableName',
-  ]);
-  return {
-    queues: {
-      events: { url: outputs.EventsQueueUrl, deadLetterUrl: outputs.EventsDeadLetterQueueUrl },
-      deliveries: {
-        url: outputs.DeliveriesQueueUrl,
-        deadLetterUrl: outputs.DeliveriesDeadLetterQueueUrl,
-      },
-    },
-    deliveriesTable: outputs.DeliveriesTableName,
-    configTable: outputs.ConfigTableName,
-  };
-};
+const OUTPUTS = [
+  'EventsQueueUrl',
+  'EventsDeadLetterQueueUrl',
+  'DeliveriesQueueUrl',
+  'DeliveriesDeadLetterQueueUrl',
+  'DeliveriesTableName',
+  'ConfigTableName',
+] as const;
 
-/** The local runtime names its queues as the stack defines them (lib/resources.ts). */
-const locateLocal = async (sqs: SQSClient): Promise<Locations> => {
-  const urlOf = async (name: string) => {
+/** Where a deployed stack's outputs say the queues and tables are. */
+const locationsFrom = (outputs: Record<(typeof OUTPUTS)[number], string>): Locations => ({
+  queues: {
+    events: { url: outputs.EventsQueueUrl, deadLetterUrl: outputs.EventsDeadLetterQueueUrl },
+    deliveries: {
+      url: outputs.DeliveriesQueueUrl,
+      deadLetterUrl: outputs.DeliveriesDeadLetterQueueUrl,
+    },
+  },
+  deliveriesTable: outputs.DeliveriesTableName,
+  configTable: outputs.ConfigTableName,
+});
+
+const locateStack = async (stack: string): Promise<Locations> =>
+  locationsFrom(await stackOutputs(stack, OUTPUTS));
+
+/**
+ * The running runtime's queues and tables when its endpoints file named the
+ * service; else the queues by the names the stack gives them (lib/resources.ts).
+ */
+const locateLocal = async (
+  sqs: SQSClient,
+  targets: { sqs: LocalEndpoint; dynamoDb: LocalEndpoint },
+): Promise<Locations> => {
+  const urlOf = async (output: string, name: string) => {
+    const known = localOutput(targets.sqs, output);
+    if (known) return known;
     const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
     if (!QueueUrl) throw new Error(`No queue ${name}`);
     return QueueUrl;
   };
-  const queue = async (definition: { name: string; deadLetterQueue: string }) => ({
-    url: await urlOf(definition.name),
-    deadLetterUrl: await urlOf(definition.deadLetterQueue),
-  });
+  const table = (variable: string, output: string, fallback: string) =>
+    process.env[variable] || localOutput(targets.dynamoDb, output) || fallback;
   return {
-    queues: { events: await queue(QUEUES.events), deliveries: await queue(QUEUES.deliveries) },
-    deliveriesTable: process.env.DELIVERIES_TABLE_NAME || DELIVERIES_TABLE.localName,
-    configTable: process.env.TABLE_NAME || CONFIG_TABLE.localName,
+    queues: {
+      events: {
+        url: await urlOf('EventsQueueUrl', QUEUES.events.name),
+        deadLetterUrl: await urlOf('EventsDeadLetterQueueUrl', QUEUES.events.deadLetterQueue),
+      },
+      deliveries: {
+        url: await urlOf('DeliveriesQueueUrl', QUEUES.deliveries.name),
+        deadLetterUrl: await urlOf(
+          'DeliveriesDeadLetterQueueUrl',
+          QUEUES.deliveries.deadLetterQueue,
+        ),
+      },
+    },
+    deliveriesTable: table(
+      'DELIVERIES_TABLE_NAME',
+      'DeliveriesTableName',
+      DELIVERIES_TABLE.localName,
+    ),
+    configTable: table('TABLE_NAME', 'ConfigTableName', CONFIG_TABLE.localName),
   };
 };
 
+/** The local endpoints this run used, for the message if nothing answers there. */
+const tried: LocalEndpoint[] = [];
+
 const connect = async (stack: string | undefined) => {
-  const sqs = new SQSClient(stack ? {} : localClientConfig('SQS'));
-  const dynamoDb = new DynamoDBClient(stack ? {} : localClientConfig('DYNAMODB'));
+  const local = stack
+    ? undefined
+    : { sqs: localEndpoint('SQS'), dynamoDb: localEndpoint('DYNAMODB') };
+  if (local) tried.push(local.sqs, local.dynamoDb);
+  const sqs = new SQSClient(local ? localClientConfig(local.sqs) : {});
+  const dynamoDb = new DynamoDBClient(local ? localClientConfig(local.dynamoDb) : {});
   const db = createDocumentClient(dynamoDb);
-  const where = stack ? await locateStack(stack) : await locateLocal(sqs);
+  const where = local ? await locateLocal(sqs, local) : await locateStack(stack ?? '');
   const retentionMs = integerEnv('DELIVERY_RETENTION_DAYS', 30, { min: 1, max: 365 }) * DAY_MS;
   return {
     deadLetters: (queue: QueueName) =>
@@ -146,8 +188,7 @@ try {
     console.error(`dlq: ${message}\n\n${USAGE}`);
     process.exitCode = 2;
   } else {
-    const hint = /ECONNREFUSED/.test(message) ? ' (is the local runtime running? npm start)' : '';
-    console.error(`dlq: ${message}${hint}`);
+    console.error(`dlq: ${message}${unreachableHint(message, tried)}`);
     process.exitCode = 1;
   }
 }

@@ -18,8 +18,9 @@ Sends events to the ingest queue, as a producer would, and prints their event id
   --entity-id   the id of the ticket, project, ... the event is about
   --tags        comma-separated tags
   --count       how many events to send (default 1, at most ${MAX_COUNT})
-  --queue-url   the queue; default: ${QUEUES.events.name} on the local runtime's SQS
-                (127.0.0.1:$SQS_PORT, default 4566, or AWS_ENDPOINT_URL_SQS / AWS_ENDPOINT_URL)`;
+  --queue-url   the queue; default: ${QUEUES.events.name} on the local runtime's SQS, found at
+                AWS_ENDPOINT_URL_SQS / AWS_ENDPOINT_URL, else 127.0.0.1:$SQS_PORT, else where the
+                running runtime's .hookline/endpoints.json (in $HOOKLINE_DATA_DIR) says, else port 4566`;
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';

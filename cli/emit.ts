@@ -2,6 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { GetQueueUrlCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { QUEUES } from '../lib/resources.ts';
 import { EMIT_USAGE, parseEmitArgs, producerEvents, UsageError } from './emit-args.ts';
+import {
+  describeTried,
+  type LocalEndpoint,
+  localClientConfig,
+  localEndpoint,
+  localOutput,
+  unreachableHint,
+} from './targets.ts';
 
 /**
  * `npm run emit`: events onto the ingest queue, as a producer sends them, for
@@ -11,34 +19,45 @@ import { EMIT_USAGE, parseEmitArgs, producerEvents, UsageError } from './emit-ar
 /** SendMessageBatch takes at most ten entries. */
 const SEND_BATCH = 10;
 
-/** Where to send: the configured endpoint, the queue URL's own host, or the local runtime. */
+/** The local endpoints this run used, for the message if nothing answers there. */
+const tried: LocalEndpoint[] = [];
+
+/**
+ * Where to send: an endpoint variable, else the queue URL's own host, else
+ * the local runtime as cli/targets.ts finds it (its ingest queue included).
+ */
 const connect = (queueUrl: string | undefined) => {
   const configured = process.env.AWS_ENDPOINT_URL_SQS || process.env.AWS_ENDPOINT_URL;
-  const queueHost = queueUrl === undefined ? undefined : new URL(queueUrl);
-  const onAws = queueHost?.hostname.endsWith('.amazonaws.com') ?? false;
-  const endpoint =
-    configured ||
-    (queueHost ? queueHost.origin : `http://127.0.0.1:${process.env.SQS_PORT || 4566}`);
-  return new SQSClient({
-    // Without an endpoint the SDK sends to the queue URL's AWS region.
-    ...(onAws && !configured ? {} : { endpoint }),
-    region: process.env.AWS_REGION ?? 'us-east-1',
-    // Emulators take any credentials; a configured endpoint or AWS uses the usual ones.
-    ...(configured || onAws
-      ? {}
-      : { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
-  });
+  if (queueUrl !== undefined && !configured) {
+    const queueHost = new URL(queueUrl);
+    const onAws = queueHost.hostname.endsWith('.amazonaws.com');
+    return {
+      client: new SQSClient({
+        // Without an endpoint the SDK sends to the queue URL's AWS region.
+        ...(onAws ? {} : { endpoint: queueHost.origin }),
+        region: process.env.AWS_REGION ?? 'us-east-1',
+        // Emulators take any credentials; AWS uses the usual ones.
+        ...(onAws ? {} : { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
+      }),
+      queueUrl,
+    };
+  }
+  const local = localEndpoint('SQS');
+  tried.push(local);
+  return {
+    client: new SQSClient(localClientConfig(local)),
+    queueUrl: queueUrl ?? localOutput(local, 'EventsQueueUrl'),
+  };
 };
-
 const main = async (argv: string[]) => {
   const args = parseEmitArgs(argv, { tenant: process.env.WEBHOOKS_DEV_TENANT || 'dev' });
   if (args.help) return console.log(EMIT_USAGE);
   for (const warning of args.warnings) console.error(`emit: warning: ${warning}`);
 
-  const client = connect(args.queueUrl);
+  const { client, queueUrl: knownUrl } = connect(args.queueUrl);
   try {
     const queueUrl =
-      args.queueUrl ??
+      knownUrl ??
       (await client.send(new GetQueueUrlCommand({ QueueName: QUEUES.events.name }))).QueueUrl;
     if (!queueUrl) throw new Error(`No URL for queue ${QUEUES.events.name}`);
 
@@ -82,9 +101,9 @@ try {
   } else {
     const name = error instanceof Error ? error.name : '';
     const hint =
-      /ECONNREFUSED/.test(message) || /QueueDoesNotExist/.test(name)
-        ? ' (is the local runtime running? npm start)'
-        : '';
+      /QueueDoesNotExist/.test(name) && tried.length > 0
+        ? ` (no queue ${QUEUES.events.name} at ${describeTried(tried)}: is the local runtime running? npm start)`
+        : unreachableHint(message, tried);
     console.error(`emit: ${message}${hint}`);
     process.exitCode = 1;
   }

@@ -6,7 +6,15 @@ import { PERMISSIONS } from '../functions/domain/keys/api-keys.ts';
 import { ApiKeyRepository } from '../functions/repositories/api-keys.ts';
 import { CONFIG_TABLE } from '../lib/resources.ts';
 import { createKey, type KeyTarget, listKeys, revokeKey } from './key-commands.ts';
-import { localClientConfig, stackOutputs, UsageError } from './targets.ts';
+import {
+  type LocalEndpoint,
+  localClientConfig,
+  localEndpoint,
+  localOutput,
+  stackOutputs,
+  UsageError,
+  unreachableHint,
+} from './targets.ts';
 import { ApiGatewayUsagePlan } from './usage-plan.ts';
 
 /**
@@ -19,11 +27,15 @@ const USAGE = `Usage:
   npm run keys -- list [--tenant <id>] [--stack <name>]
   npm run keys -- revoke <key_id> [--stack <name>]
 
-Without --stack the keys go to the local runtime's DynamoDB (127.0.0.1:$DYNAMODB_PORT,
-default 8000, or AWS_ENDPOINT_URL_DYNAMODB; table $TABLE_NAME, default ${CONFIG_TABLE.localName}).
-With --stack they go to that deployed stack's table and usage plan.
+Without --stack the keys go to the local runtime's DynamoDB: AWS_ENDPOINT_URL_DYNAMODB, else
+127.0.0.1:$DYNAMODB_PORT, else where the running runtime's .hookline/endpoints.json (in
+$HOOKLINE_DATA_DIR) says, else port 8000; table $TABLE_NAME, else the runtime's, else
+${CONFIG_TABLE.localName}. With --stack they go to that deployed stack's table and usage plan.
 Permissions default to all of: ${PERMISSIONS.join(', ')}.
 create prints the new key alone on the last line of its output.`;
+
+/** The local endpoints this run used, for the message if nothing answers there. */
+const tried: LocalEndpoint[] = [];
 
 const connect = async (stack: string | undefined): Promise<KeyTarget> => {
   if (stack) {
@@ -36,8 +48,11 @@ const connect = async (stack: string | undefined): Promise<KeyTarget> => {
       usagePlan: new ApiGatewayUsagePlan(new APIGatewayClient({}), usagePlanId),
     };
   }
-  const client = new DynamoDBClient(localClientConfig('DYNAMODB'));
-  const table = process.env.TABLE_NAME || CONFIG_TABLE.localName;
+  const local = localEndpoint('DYNAMODB');
+  tried.push(local);
+  const client = new DynamoDBClient(localClientConfig(local));
+  const table =
+    process.env.TABLE_NAME || localOutput(local, 'ConfigTableName') || CONFIG_TABLE.localName;
   return { keys: new ApiKeyRepository(createDocumentClient(client), table) };
 };
 
@@ -73,8 +88,7 @@ try {
     console.error(`keys: ${message}\n\n${USAGE}`);
     process.exitCode = 2;
   } else {
-    const hint = /ECONNREFUSED/.test(message) ? ' (is the local runtime running? npm start)' : '';
-    console.error(`keys: ${message}${hint}`);
+    console.error(`keys: ${message}${unreachableHint(message, tried)}`);
     process.exitCode = 1;
   }
 }

@@ -1,6 +1,8 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
+  bodyFileName,
+  deliveryOutput,
   formatDelivery,
   parseReceiverArgs,
   UsageError,
@@ -224,6 +226,65 @@ describe('formatDelivery', () => {
   });
 });
 
+describe('deliveryOutput', () => {
+  const delivery = (body: Buffer) => ({
+    method: 'POST',
+    path: '/',
+    headers: { 'content-type': 'application/json', 'x-alga-delivery-id': 'del-1' },
+    body,
+  });
+
+  it('with raw, prints the body byte for byte, not pretty-printed', () => {
+    // Prepare: spacing a pretty-printer would change, and bytes that are not UTF-8.
+    const body = Buffer.concat([Buffer.from('{"a":1,  "b":"Zoë"}'), Buffer.from([0xff, 0xfe])]);
+
+    // Act
+    const output = deliveryOutput(delivery(body), undefined, 200, new Date(0), {
+      raw: true,
+      savedTo: '/tmp/bodies/del-1.body',
+    });
+
+    // Assess
+    const head = Buffer.from(
+      '--- 1970-01-01T00:00:00.000Z POST / -> 200\n  Content-Type: application/json\n  X-Alga-Delivery-Id: del-1\n',
+    );
+    expect(output.subarray(0, head.length)).toEqual(head);
+    expect(output.subarray(head.length, head.length + body.length)).toEqual(body);
+    expect(output.subarray(head.length + body.length).toString()).toBe(
+      [
+        '',
+        '  signatures not checked: give the signing secret with --secret or RECEIVER_SECRET',
+        '  body saved to /tmp/bodies/del-1.body',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('adds no line break after a raw body that ends with one', () => {
+    const output = deliveryOutput(delivery(Buffer.from('a=1\n')), [], 200, new Date(0), {
+      raw: true,
+    });
+
+    expect(output.toString()).toMatch(/X-Alga-Delivery-Id: del-1\na=1\n$/);
+  });
+});
+
+describe('bodyFileName', () => {
+  it.each([
+    [
+      { 'x-alga-delivery-id': '01a219f9-b9da-77f2-8508-7b81119218b3' },
+      '01a219f9-b9da-77f2-8508-7b81119218b3.body',
+    ],
+    [{ 'webhook-id': 'msg_2x' }, 'msg_2x.body'],
+    [{ 'x-alga-delivery-id': '../../etc/passwd' }, undefined],
+    [{ 'x-alga-delivery-id': 'a/b' }, undefined],
+    [{ 'x-alga-delivery-id': '' }, undefined],
+    [{}, undefined],
+  ])('names the body of %j %s', (headers, name) => {
+    expect(bodyFileName(headers)).toBe(name);
+  });
+});
+
 describe('parseReceiverArgs', () => {
   it('has defaults and reads the secret from the environment', () => {
     expect(parseReceiverArgs([], {})).toEqual({
@@ -231,6 +292,8 @@ describe('parseReceiverArgs', () => {
       port: 4000,
       secret: undefined,
       status: 200,
+      raw: false,
+      save: undefined,
     });
     expect(parseReceiverArgs([], { RECEIVER_SECRET: 'whsec_x' })).toMatchObject({
       secret: 'whsec_x',
@@ -239,10 +302,11 @@ describe('parseReceiverArgs', () => {
 
   it('takes the options, the flag winning over the environment', () => {
     expect(
-      parseReceiverArgs(['--port', '0', '--secret', 's', '--status', '410'], {
-        RECEIVER_SECRET: 'env',
-      }),
-    ).toEqual({ help: false, port: 0, secret: 's', status: 410 });
+      parseReceiverArgs(
+        ['--port', '0', '--secret', 's', '--status', '410', '--raw', '--save', 'bodies'],
+        { RECEIVER_SECRET: 'env' },
+      ),
+    ).toEqual({ help: false, port: 0, secret: 's', status: 410, raw: true, save: 'bodies' });
     expect(parseReceiverArgs(['--help'], {})).toEqual({ help: true });
   });
 
@@ -253,5 +317,6 @@ describe('parseReceiverArgs', () => {
     );
     expect(() => parseReceiverArgs(['--secret', ''], {})).toThrow('--secret must not be empty');
     expect(() => parseReceiverArgs(['extra'], {})).toThrow(UsageError);
+    expect(() => parseReceiverArgs(['--save', ''], {})).toThrow('--save must name a folder');
   });
 });

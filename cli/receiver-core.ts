@@ -9,12 +9,17 @@ import { Webhook } from 'standardwebhooks';
  */
 
 export const RECEIVER_USAGE = `Usage:
-  npm run receiver -- [--port 4000] [--secret whsec_...] [--status 200]
+  npm run receiver -- [--port 4000] [--secret whsec_...] [--status 200] [--raw] [--save <dir>]
 
 Listens on 127.0.0.1 and prints every delivery it gets: method, path, the X-Alga-*
 and webhook-* headers, the body (pretty-printed when JSON) and, given the webhook's
 signing secret (--secret or RECEIVER_SECRET), whether X-Alga-Signature and the
-Standard Webhooks signature verify. Answers every request with --status (default 200).`;
+Standard Webhooks signature verify. Answers every request with --status (default 200).
+  --raw         print the body byte for byte as received, not pretty-printed (a line
+                break follows it when it has none of its own)
+  --save <dir>  also write each body, byte for byte, to <dir>/<delivery id>.body (the
+                X-Alga-Delivery-Id; a retry overwrites it): what POST /webhooks/verify
+                takes as "body"`;
 
 /** How far a signature's timestamp may be from now, as the Standard Webhooks libraries allow. */
 export const TIMESTAMP_TOLERANCE_SECONDS = 5 * 60;
@@ -27,6 +32,10 @@ export interface ReceiverOptions {
   port: number;
   secret?: string | undefined;
   status: number;
+  /** Print bodies byte for byte instead of pretty-printed. */
+  raw: boolean;
+  /** The folder each body is written to, named by its delivery id. */
+  save?: string | undefined;
 }
 
 const integerOption = (
@@ -48,7 +57,14 @@ export const parseReceiverArgs = (
   argv: string[],
   env: NodeJS.ProcessEnv,
 ): { help: true } | ({ help: false } & ReceiverOptions) => {
-  let values: { port?: string; secret?: string; status?: string; help?: boolean };
+  let values: {
+    port?: string;
+    secret?: string;
+    status?: string;
+    raw?: boolean;
+    save?: string;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -57,6 +73,8 @@ export const parseReceiverArgs = (
         port: { type: 'string' },
         secret: { type: 'string' },
         status: { type: 'string' },
+        raw: { type: 'boolean' },
+        save: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -67,11 +85,14 @@ export const parseReceiverArgs = (
   if (values.help) return { help: true };
   const secret = values.secret ?? (env.RECEIVER_SECRET || undefined);
   if (secret === '') throw new UsageError('--secret must not be empty');
+  if (values.save === '') throw new UsageError('--save must name a folder');
   return {
     help: false,
     port: integerOption('--port', values.port, 4000, [0, 65_535]),
     secret,
     status: integerOption('--status', values.status, 200, [200, 599]),
+    raw: values.raw ?? false,
+    save: values.save,
   };
 };
 
@@ -191,13 +212,26 @@ const formatBody = (body: Buffer): string => {
   }
 };
 
-/** The lines printed for one delivery. */
+/** What is printed for one delivery, pretty-printed. */
 export const formatDelivery = (
   delivery: ReceivedDelivery,
   checks: readonly SignatureCheck[] | undefined,
   answeredStatus: number,
   receivedAt: Date,
-): string => {
+): string =>
+  deliveryOutput(delivery, checks, answeredStatus, receivedAt, { raw: false }).toString('utf8');
+
+/**
+ * What is printed for one delivery, as bytes: with `raw` the body goes out
+ * exactly as it came in, however it is encoded.
+ */
+export const deliveryOutput = (
+  delivery: ReceivedDelivery,
+  checks: readonly SignatureCheck[] | undefined,
+  answeredStatus: number,
+  receivedAt: Date,
+  options: { raw: boolean; savedTo?: string | undefined },
+): Buffer => {
   const headers = Object.entries(delivery.headers)
     .filter(([name, value]) => SHOWN_HEADER.test(name) && value !== undefined)
     .sort(([a], [b]) => a.localeCompare(b))
@@ -208,11 +242,34 @@ export const formatDelivery = (
       : checks.map(
           (check) => `  ${check.valid ? 'OK  ' : 'FAIL'} ${check.scheme}: ${check.detail}`,
         );
-  return [
+  const head = [
     `--- ${receivedAt.toISOString()} ${delivery.method} ${delivery.path} -> ${answeredStatus}`,
     ...headers,
-    formatBody(delivery.body),
+  ].join('\n');
+  const body = options.raw ? delivery.body : Buffer.from(formatBody(delivery.body));
+  // The line break that separates a raw body from what follows is not part of it.
+  const separator = body.length > 0 && body.at(-1) === 0x0a ? '' : '\n';
+  const tail = [
     ...signatures,
+    ...(options.savedTo === undefined ? [] : [`  body saved to ${options.savedTo}`]),
     '',
   ].join('\n');
+  return Buffer.concat([
+    Buffer.from(`${head}\n`),
+    body,
+    Buffer.from(options.raw ? separator : '\n'),
+    Buffer.from(tail),
+  ]);
+};
+
+const SAFE_FILE_NAME = /^[A-Za-z0-9_-]{1,128}$/;
+
+/**
+ * The file a delivery's body is saved under: its X-Alga-Delivery-Id (or
+ * webhook-id), when that is a plain id. Anyone on this machine can post to the
+ * receiver, so a header that is not one never becomes a path.
+ */
+export const bodyFileName = (headers: Headers): string | undefined => {
+  const id = headers['x-alga-delivery-id'] ?? headers['webhook-id'];
+  return id !== undefined && SAFE_FILE_NAME.test(id) ? `${id}.body` : undefined;
 };

@@ -1,6 +1,9 @@
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage } from 'node:http';
+import { join, resolve } from 'node:path';
 import {
-  formatDelivery,
+  bodyFileName,
+  deliveryOutput,
   type Headers,
   parseReceiverArgs,
   RECEIVER_USAGE,
@@ -31,7 +34,20 @@ const flatHeaders = (request: IncomingMessage): Headers =>
 const main = async (argv: string[]) => {
   const args = parseReceiverArgs(argv, process.env);
   if (args.help) return console.log(RECEIVER_USAGE);
-  const { port, secret, status } = args;
+  const { port, secret, status, raw } = args;
+  const saveDir = args.save === undefined ? undefined : resolve(args.save);
+  if (saveDir !== undefined) await mkdir(saveDir, { recursive: true });
+  let unnamed = 0;
+  const save = async (headers: Headers, body: Buffer): Promise<string | undefined> => {
+    if (saveDir === undefined) return undefined;
+    unnamed += 1;
+    const file = join(
+      saveDir,
+      bodyFileName(headers) ?? `no-delivery-id-${Date.now()}-${unnamed}.body`,
+    );
+    await writeFile(file, body);
+    return file;
+  };
 
   const server = createServer(async (request, response) => {
     try {
@@ -47,7 +63,9 @@ const main = async (argv: string[]) => {
         headers,
         body,
       };
-      console.log(formatDelivery(delivery, checks, status, new Date()));
+      const savedTo = await save(headers, body);
+      process.stdout.write(deliveryOutput(delivery, checks, status, new Date(), { raw, savedTo }));
+      process.stdout.write('\n');
     } catch (error) {
       console.error(`receiver: ${error instanceof Error ? error.message : error}`);
       if (!response.headersSent) response.writeHead(500).end();
@@ -61,7 +79,8 @@ const main = async (argv: string[]) => {
   const actualPort = address !== null && typeof address === 'object' ? address.port : port;
   console.log(
     `Receiving webhooks at http://127.0.0.1:${actualPort}/ (any path), answering ${status}; ` +
-      (secret ? 'checking signatures with the given secret.' : 'signatures not checked.'),
+      (secret ? 'checking signatures with the given secret.' : 'signatures not checked.') +
+      (saveDir === undefined ? '' : ` Saving bodies in ${saveDir}.`),
   );
   const shutdown = () => {
     server.close();

@@ -18,6 +18,7 @@ import {
 import { ApiKeyRepository } from '../functions/repositories/api-keys.ts';
 import type { AccessRecord } from './aws-gate.ts';
 import { startInWorker } from './emulators.ts';
+import { dataDirFrom, removeEndpointsFile, writeEndpointsFile } from './endpoints-file.ts';
 import { type LocalFunction, startFunction } from './functions.ts';
 import { startGateway } from './gateway.ts';
 import { ensureQueues, ensureTables } from './provision.ts';
@@ -131,11 +132,7 @@ export const defaultOptions = (env: NodeJS.ProcessEnv = process.env): LocalRunti
     sqsPort: port('SQS_PORT', 4566),
     dynamoDbPort: port('DYNAMODB_PORT', 8000),
     host: '127.0.0.1',
-    // An empty HOOKLINE_DATA_DIR keeps everything in memory.
-    dataDir:
-      env.HOOKLINE_DATA_DIR === ''
-        ? undefined
-        : (env.HOOKLINE_DATA_DIR ?? join(process.cwd(), '.hookline')),
+    dataDir: dataDirFrom(env),
     devApiKey: env.WEBHOOKS_DEV_API_KEY || undefined,
     devTenant,
     context,
@@ -424,6 +421,20 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
       });
       // Pollers stop before the functions they feed (stops run in reverse).
       stops.push(poller.stop);
+    }
+
+    // Last, once everything listens: the CLIs find the runtime here (cli/targets.ts).
+    if (options.dataDir) {
+      const dataDir = options.dataDir;
+      await writeEndpointsFile(dataDir, {
+        pid: process.pid,
+        started_at: new Date().toISOString(),
+        api: `${gateway.url}/api/v1`,
+        sqs: sqs.endpoint,
+        dynamodb: dynamo.endpoint,
+        outputs,
+      });
+      stops.push(() => removeEndpointsFile(dataDir));
     }
 
     return {

@@ -13,10 +13,10 @@ const synth = (context: Record<string, unknown> = {}) =>
   Template.fromStack(createApp({ context, bundle: false, nag: false }).stack);
 const template = synth();
 
-const alarms = () =>
+const alarms = (): (Record<string, unknown> & { id: string })[] =>
   Object.entries(template.findResources('AWS::CloudWatch::Alarm')).map(([id, alarm]) => ({
-    id,
     ...(alarm.Properties as Record<string, unknown>),
+    id,
   }));
 const alarmNamed = (prefix: string) => {
   const found = alarms().filter((alarm) => alarm.id.startsWith(`Monitoring${prefix}`));

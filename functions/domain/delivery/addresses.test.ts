@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { forbiddenAddressReason, ipLiteralOfHostname } from './addresses.ts';
 
@@ -79,6 +80,29 @@ describe('forbiddenAddressReason', () => {
   });
 
   it.each([
+    ['::ffff:0:7f00:1', 'loopback (embedded IPv4 127.0.0.1)'],
+    ['::ffff:0:127.0.0.1', 'loopback (embedded IPv4 127.0.0.1)'],
+    ['::ffff:0:a9fe:a9fe', 'cloud metadata (embedded IPv4 169.254.169.254)'],
+    ['::ffff:0:808:808', undefined],
+  ])('checks the IPv4-translated (RFC 6145) %s by its IPv4 address', (ip, reason) => {
+    expect(forbiddenAddressReason(ip)).toBe(reason);
+  });
+
+  // Outside every range a deny list names, yet not global unicast: an allow list refuses them.
+  it.each([
+    ['4000::1', 'not global unicast'],
+    ['::1:0:0:1', 'not global unicast'],
+    ['5f00::1', 'reserved'], // SRv6 segment identifiers
+    ['2001:1::1', 'reserved'], // IETF protocol assignments
+    ['2001:20::1', 'reserved'], // ORCHIDv2
+    ['2620:4f:8000::1', 'reserved'], // AS112
+    ['192.31.196.1', 'reserved'], // AS112
+    ['192.52.193.1', 'reserved'], // AMT
+  ])('refuses %s, which is not global unicast, as %s', (ip, reason) => {
+    expect(forbiddenAddressReason(ip)).toBe(reason);
+  });
+
+  it.each([
     '1.1.1.1',
     '8.8.8.8',
     '93.184.215.14',
@@ -102,12 +126,57 @@ describe('forbiddenAddressReason', () => {
     expect(forbiddenAddressReason(ip)).toBeUndefined();
   });
 
-  it.each(['', 'localhost', 'example.com', '256.0.0.1', '1.2.3', '::g', '[::1]'])(
-    'refuses %j, which is not an IP address',
-    (value) => {
-      expect(forbiddenAddressReason(value)).toBe('not an IP address');
-    },
-  );
+  it.each([
+    '',
+    'localhost',
+    'example.com',
+    '256.0.0.1',
+    '1.2.3',
+    '::g',
+    '[::1]',
+    '0x7f.1',
+    '2130706433',
+    '0177.0.0.1',
+  ])('refuses %j, which is not an IP address', (value) => {
+    expect(forbiddenAddressReason(value)).toBe('not an IP address');
+  });
+});
+
+describe('forbiddenAddressReason, as an allow list', () => {
+  const hex = (words: readonly number[]) => words.map((word) => word.toString(16)).join(':');
+
+  it('allows an IPv6 address only inside 2000::/3 or when it carries an allowed IPv4 address', () => {
+    const carriesIpv4 = (words: readonly number[]) => {
+      const [w0, w1, w2, w3, w4, w5] = words;
+      const zeroHigh = w1 === 0 && w2 === 0 && w3 === 0;
+      return (
+        (w0 === 0 &&
+          zeroHigh &&
+          ((w4 === 0 && (w5 === 0 || w5 === 0xffff)) || (w4 === 0xffff && w5 === 0))) ||
+        (w0 === 0x64 && w1 === 0xff9b && w2 === 0 && w3 === 0 && w4 === 0 && w5 === 0)
+      );
+    };
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 8, maxLength: 8 }),
+        (words) => {
+          const [w0 = 0] = words;
+          if (forbiddenAddressReason(hex(words)) !== undefined) return;
+          expect((w0 >= 0x2000 && w0 <= 0x3fff) || carriesIpv4(words)).toBe(true);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('judges an IPv4-mapped address exactly as its IPv4 address', () => {
+    fc.assert(
+      fc.property(fc.ipV4(), (ip) => {
+        expect(forbiddenAddressReason(`::ffff:${ip}`)).toBe(forbiddenAddressReason(ip));
+      }),
+      { numRuns: 2000 },
+    );
+  });
 });
 
 describe('ipLiteralOfHostname', () => {

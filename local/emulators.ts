@@ -32,6 +32,21 @@ export const startDynamoDb = async (options: {
   return { endpoint: `http://${options.host}:${port}`, port, stop: () => close(server) };
 };
 
+/**
+ * SQS takes message text of #x9, #xA, #xD, #x20 to #xD7FF, #xE000 to #xFFFD
+ * and #x10000 to #x10FFFF; fauxqs tests UTF-16 units against the first ranges
+ * only, so it refuses every character beyond U+FFFF (an emoji in an event).
+ * Its one shared pattern is corrected in place, to SQS's rule.
+ */
+const acceptSupplementaryCharacters = async () => {
+  const types: { INVALID_MESSAGE_BODY_CHAR?: unknown } = await import(
+    new URL('./sqs/sqsTypes.js', import.meta.resolve('fauxqs')).href
+  );
+  const pattern = types.INVALID_MESSAGE_BODY_CHAR;
+  if (!(pattern instanceof RegExp)) throw new Error('fauxqs changed: no INVALID_MESSAGE_BODY_CHAR');
+  pattern.compile('[^\\t\\n\\r\\x20-\\uD7FF\\uE000-\\uFFFD\\u{10000}-\\u{10FFFF}]', 'u');
+};
+
 /** fauxqs's queue URLs: `http://sqs.<region>.localhost:<port>/<account>/<name>`. */
 const FAUXQS_QUEUE_URL = /http:\/\/sqs\.[a-z0-9-]+\.localhost(:\d+)?\//g;
 
@@ -47,6 +62,7 @@ export const startSqs = async (options: {
   host: string;
 }): Promise<RunningEmulator> => {
   const { buildApp } = await import('fauxqs');
+  await acceptSupplementaryCharacters();
   const app = buildApp({ logger: false });
   app.addHook('onSend', async (_request, _reply, payload) =>
     typeof payload === 'string'

@@ -75,4 +75,40 @@ describe('jsonShapeProblems', () => {
     const document = { list: Array.from({ length: 1000 }, () => '\ud800') };
     expect(jsonShapeProblems(document, 20)).toHaveLength(20);
   });
+
+  it('refuses numbers that cannot be stored as they are, wherever they are', () => {
+    // Prepare: what JSON.parse makes of texts JSON allows (1e400 is Infinity).
+    const document = JSON.parse(
+      '{"inf":1e400,"neg":-1e400,"big":9007199254740993,"list":[-1e20],"tiny":{"x":1e-200},' +
+        '"fine":[0,-0,1e-400,1e-130,-9007199254740991,0.1,1.7976931348623157e-120]}',
+    );
+
+    // Act
+    const problems = jsonShapeProblems(document);
+
+    // Assess
+    expect(problems).toEqual([
+      { path: 'inf', message: expect.stringContaining('would be read as Infinity') },
+      { path: 'neg', message: expect.stringContaining('would be read as Infinity') },
+      { path: 'big', message: expect.stringContaining('cannot be kept exactly') },
+      { path: 'list.0', message: expect.stringContaining('cannot be kept exactly') },
+      { path: 'tiny.x', message: expect.stringContaining('closer to 0 than 1e-130') },
+    ]);
+  });
+
+  it('refuses the characters SQS cannot carry only in text that goes on a queue', () => {
+    // Prepare
+    const document = { a: 'x\uffff', '\ufffe': 1, list: ['\ufffd', '\ud83d\ude00'] };
+
+    // Act
+    const queued = jsonShapeProblems(document, Infinity, { queued: true });
+    const stored = jsonShapeProblems(document);
+
+    // Assess
+    expect(queued).toEqual([
+      { path: 'a', message: expect.stringContaining('SQS refuses') },
+      { path: '\ufffe', message: expect.stringContaining('SQS refuses') },
+    ]);
+    expect(stored).toEqual([]);
+  });
 });

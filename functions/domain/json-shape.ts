@@ -25,10 +25,38 @@ export interface ShapeProblem {
   message: string;
 }
 
+/**
+ * The numbers a document may hold: those stored exactly as they are. JSON
+ * sets no bounds, but JSON.parse reads 1e400 as Infinity (which
+ * JSON.stringify would send on as null), the SDK refuses to store a number
+ * past 2^53 - 1 (it has already been rounded: 9007199254740993 reads as
+ * ...992), and DynamoDB refuses magnitudes below 1e-130 ("Number underflow").
+ */
+export const MAX_JSON_NUMBER = Number.MAX_SAFE_INTEGER;
+export const MIN_JSON_NUMBER_MAGNITUDE = 1e-130;
+
 const TOO_DEEP = `is nested more than ${MAX_JSON_DEPTH} levels deep (objects and arrays, the outermost counting as the first)`;
 const RESERVED_KEY = 'is a reserved name and cannot be used as a key';
 const LONE_SURROGATE =
   'is not valid Unicode: it has a lone surrogate (\\ud800-\\udfff without its pair), which UTF-8 cannot carry';
+
+const NOT_FINITE = 'is a number too large to represent: it would be read as Infinity';
+const NOT_EXACT = `is a number beyond ±${MAX_JSON_NUMBER} (2^53 - 1), which cannot be kept exactly; send it as a string`;
+const UNDERFLOW = `is a number closer to 0 than ${MIN_JSON_NUMBER_MAGNITUDE}, the smallest that can be stored; send 0 or a string`;
+
+/**
+ * U+FFFE and U+FFFF, the characters SQS refuses in a message body that JSON
+ * text still holds as they are (JSON.stringify escapes the control
+ * characters SQS refuses, not these).
+ */
+const QUEUE_REFUSED = /[\ufffe\uffff]/;
+const NOT_QUEUEABLE =
+  'holds U+FFFE or U+FFFF, which SQS refuses in a message (an event travels on to the delivery queue)';
+
+export interface ShapeOptions {
+  /** The document's text goes into SQS messages as JSON: refuse what SQS cannot carry. */
+  queued?: boolean;
+}
 
 interface Pending {
   value: unknown;
@@ -41,17 +69,22 @@ interface Pending {
 /**
  * What is wrong with a document's shape, in document order, at most
  * `maxProblems` of it: containers nested deeper than MAX_JSON_DEPTH (not
- * looked into further), keys that reach into prototypes, and strings or keys
- * with lone surrogates. A loop over an explicit stack, so that a body of
- * nested brackets cannot overflow the call stack here.
+ * looked into further), keys that reach into prototypes, strings or keys
+ * with lone surrogates, numbers that cannot be stored as they are, and
+ * (`queued`) text SQS refuses. A loop over an explicit stack, so that a body
+ * of nested brackets cannot overflow the call stack here.
  */
-export const jsonShapeProblems = (root: unknown, maxProblems = Infinity): ShapeProblem[] => {
+export const jsonShapeProblems = (
+  root: unknown,
+  maxProblems = Infinity,
+  options: ShapeOptions = {},
+): ShapeProblem[] => {
   const problems: ShapeProblem[] = [];
   const pending: Pending[] = [{ value: root, path: '', depth: 1 }];
   for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
     if (problems.length >= maxProblems) break;
     const { value, path, depth, key } = item;
-    const problem = keyProblem(key) ?? valueProblem(value, depth);
+    const problem = keyProblem(key, options) ?? valueProblem(value, depth, options);
     if (problem !== undefined) {
       problems.push({ path, message: problem });
       continue;
@@ -75,14 +108,26 @@ export const jsonShapeProblems = (root: unknown, maxProblems = Infinity): ShapeP
   return problems;
 };
 
-const keyProblem = (key: string | undefined): string | undefined => {
-  if (key === undefined) return undefined;
-  if (!key.isWellFormed()) return LONE_SURROGATE;
-  return isPrototypeKey(key) ? RESERVED_KEY : undefined;
+const textProblem = (text: string, options: ShapeOptions): string | undefined => {
+  if (!text.isWellFormed()) return LONE_SURROGATE;
+  return options.queued && QUEUE_REFUSED.test(text) ? NOT_QUEUEABLE : undefined;
 };
 
-const valueProblem = (value: unknown, depth: number): string | undefined => {
-  if (typeof value === 'string') return value.isWellFormed() ? undefined : LONE_SURROGATE;
+const keyProblem = (key: string | undefined, options: ShapeOptions): string | undefined => {
+  if (key === undefined) return undefined;
+  return textProblem(key, options) ?? (isPrototypeKey(key) ? RESERVED_KEY : undefined);
+};
+
+const valueProblem = (value: unknown, depth: number, options: ShapeOptions): string | undefined => {
+  if (typeof value === 'string') return textProblem(value, options);
+  if (typeof value === 'number') return numberProblem(value);
   if (typeof value !== 'object' || value === null) return undefined;
   return depth > MAX_JSON_DEPTH ? TOO_DEEP : undefined;
+};
+
+const numberProblem = (value: number): string | undefined => {
+  if (!Number.isFinite(value)) return NOT_FINITE;
+  const magnitude = Math.abs(value);
+  if (magnitude > MAX_JSON_NUMBER) return NOT_EXACT;
+  return magnitude !== 0 && magnitude < MIN_JSON_NUMBER_MAGNITUDE ? UNDERFLOW : undefined;
 };

@@ -20,7 +20,14 @@ const article = (expected: string): string => {
   return /^[aeiou]/i.test(expected) ? `an ${expected}` : `a ${expected}`;
 };
 
-/** Every problem with the input at once, not just the first. */
+/**
+ * An answer lists at most this many problems: a body of 80,000 bad array
+ * entries would otherwise get 80,000 back, megabytes past what Lambda may
+ * answer (6 MiB), from a request of 160 KB.
+ */
+export const MAX_LISTED_PROBLEMS = 20;
+
+/** Every problem with the input at once (the first MAX_LISTED_PROBLEMS), not just the first. */
 export const parseOrThrow = <S extends AnySchema>(
   schema: S,
   input: unknown,
@@ -38,5 +45,10 @@ export const parseOrThrow = <S extends AnySchema>(
       details.push(problem);
     }
   }
-  throw new ValidationError(details, message);
+  const listed = details.slice(0, MAX_LISTED_PROBLEMS);
+  const error = new ValidationError(listed, message);
+  if (listed.length < details.length) {
+    error.message = `${error.message} (the first ${listed.length} of ${details.length} problems are listed)`;
+  }
+  throw error;
 };

@@ -15,8 +15,7 @@ import { createRouter } from '../http/router.ts';
 import { SqsJobQueue } from '../queues/sqs.ts';
 import { DeliveryRepository } from '../repositories/deliveries.ts';
 import { WebhookRepository } from '../repositories/webhooks.ts';
-import { deliveryRoutes } from '../routes/deliveries.ts';
-import { webhookRoutes } from '../routes/webhooks.ts';
+import { apiRoutes } from '../routes/table.ts';
 
 /** The management API: every route under /api/v1/webhooks. */
 
@@ -43,10 +42,7 @@ const deliveries = new DeliveryService(
   createSending(settings),
   { retentionMs: settings.retentionMs },
 );
-const route = createRouter([
-  ...webhookRoutes(webhooks),
-  ...deliveryRoutes(webhooks, deliveries, history),
-]);
+const route = createRouter(apiRoutes({ webhooks, deliveries, history }));
 
 export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
   .use(injectLambdaContext(logger, { resetKeys: true }))

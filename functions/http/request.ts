@@ -3,6 +3,7 @@ import * as v from 'valibot';
 import { BadRequestError, UnauthorizedError, ValidationError } from '../domain/errors.ts';
 import { jsonShapeProblems } from '../domain/json-shape.ts';
 import { PERMISSIONS, type Principal } from '../domain/keys/api-keys.ts';
+import { MAX_LISTED_PROBLEMS } from '../domain/validation.ts';
 
 /** What a route handler gets: the event's parts it may need, already normalised. */
 export interface ApiRequest {
@@ -71,9 +72,6 @@ export const bodyText = (event: APIGatewayProxyEvent): string =>
 const isJsonObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** A hostile body could break a rule thousands of times; the answer names the first ones. */
-const MAX_SHAPE_PROBLEMS = 20;
-
 export const parseJsonObject = (event: APIGatewayProxyEvent): Record<string, unknown> => {
   const text = bodyText(event);
   if (text.trim() === '') throw new BadRequestError('A JSON request body is required');
@@ -87,8 +85,9 @@ export const parseJsonObject = (event: APIGatewayProxyEvent): Record<string, unk
   if (!isJsonObject(parsed)) {
     throw new ValidationError([{ field: '(body)', message: 'must be a JSON object' }]);
   }
-  // Before validation, which recurses, as storing and delivering do later.
-  const problems = jsonShapeProblems(parsed, MAX_SHAPE_PROBLEMS);
+  // Before validation, which recurses, as storing and delivering do later. A hostile body
+  // could break a rule thousands of times; the answer names the first ones.
+  const problems = jsonShapeProblems(parsed, MAX_LISTED_PROBLEMS);
   if (problems.length > 0) {
     throw new ValidationError(problems.map(({ path, message }) => ({ field: path, message })));
   }

@@ -571,3 +571,19 @@ describe.each([
     expect(gateRefuses(call)).toBe(gate);
   });
 });
+
+describe('fauxqs as the runtime starts it', () => {
+  it('takes characters beyond U+FFFF (an emoji) in a message, as SQS does', async () => {
+    const sent = await context.sqs.send(
+      new SendMessageCommand({ QueueUrl: context.queueUrl, MessageBody: '{"x":"😀 𝄞"}' }),
+    );
+    expect(sent.MessageId).toEqual(expect.any(String));
+  });
+
+  it('still refuses what SQS refuses (U+FFFE)', async () => {
+    const error = await context.sqs
+      .send(new SendMessageCommand({ QueueUrl: context.queueUrl, MessageBody: 'a\uFFFEb' }))
+      .catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(Error);
+  });
+});

@@ -232,14 +232,35 @@ describe('parseIngestEvent', () => {
   });
 });
 
+describe('what cannot travel on', () => {
+  it.each([
+    ['1e400', 'data.n is a number too large to represent'],
+    ['9007199254740993', 'data.n is a number beyond'],
+    ['1e-200', 'data.n is a number closer to 0 than 1e-130'],
+    ['"\\uffff"', 'data.n holds U+FFFE or U+FFFF, which SQS refuses'],
+  ])('refuses data.n = %s, which delivery could neither store nor queue', (value, reason) => {
+    const body = message({ data: { n: 0 } }).replace('"n":0', `"n":${value}`);
+
+    expect(reasonFor(body)).toContain(reason);
+  });
+
+  it('refuses U+FFFE in tags and entity ids too', () => {
+    const reason = reasonFor(message({ tags: ['\ufffe'], entity_id: 'x\uffff' }));
+
+    expect(reason).toContain('entity_id holds U+FFFE or U+FFFF');
+    expect(reason).toContain('tags.0 holds U+FFFE or U+FFFF');
+  });
+});
+
 describe('size once normalised', () => {
   it('refuses an event whose numbers grow past the limit when written back out', () => {
+    // 1e15 is stored exactly, and written back out as 1000000000000000.
     const count = Math.floor(MAX_INGEST_BODY_BYTES / 6);
     const body = JSON.stringify({
       event_type: 'ticket.created',
       tenant_id: 'acme',
       data: { values: [] },
-    }).replace('[]', `[${Array.from({ length: count }, () => '1e20').join(',')}]`);
+    }).replace('[]', `[${Array.from({ length: count }, () => '1e15').join(',')}]`);
 
     const result = parseIngestEvent(body, { now: new Date(0), newId: () => 'id-1' });
 

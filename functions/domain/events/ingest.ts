@@ -86,8 +86,9 @@ export const parseIngestEvent = (body: string, defaults: IngestDefaults): Ingest
     return refuse(['the message must be a JSON object']);
   }
   // Deeper data could not be stored with its delivery, and payload building,
-  // XML encoding and JSON.stringify recurse: checked before anything else.
-  const problems = jsonShapeProblems(parsed).map(
+  // XML encoding and JSON.stringify recurse: checked before anything else. The
+  // event's text travels on in delivery jobs, so it must be text SQS carries.
+  const problems = jsonShapeProblems(parsed, Infinity, { queued: true }).map(
     ({ path, message }) => `${path === '' ? 'the message' : path} ${message}`,
   );
   const result = v.safeParse(ingestMessageSchema, parsed, {

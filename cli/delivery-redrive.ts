@@ -1,5 +1,4 @@
-import * as v from 'valibot';
-import { type DeliveryJob, deliveryJobSchema } from '../functions/domain/delivery/jobs.ts';
+import { type DeliveryJob, jobOf, parseDeliveryJob } from '../functions/domain/delivery/jobs.ts';
 import type { JobQueue } from '../functions/domain/delivery/ports.ts';
 import {
   type DeliveryRecord,
@@ -10,20 +9,10 @@ import { ConflictError } from '../functions/domain/errors.ts';
 import type { WebhookRecord } from '../functions/domain/webhooks/schema.ts';
 import type { DeliveryRepository } from '../functions/repositories/deliveries.ts';
 
-/** A dead letter's body as the delivery job it should be; undefined when it is not one. */
-export const readDeliveryJob = (body: string): DeliveryJob | undefined => {
-  try {
-    const result = v.safeParse(deliveryJobSchema, JSON.parse(body));
-    return result.success ? result.output : undefined;
-  } catch {
-    return undefined;
-  }
-};
-
 /** What to do with one delivery dead letter, and why. */
 export type DeliveryRedrive =
   | { action: 'restart'; record: DeliveryRecord }
-  | { action: 'resend'; why: string }
+  | { action: 'resend'; job: DeliveryJob; why: string }
   | { action: 'drop'; why: string }
   | { action: 'keep'; why: string };
 
@@ -38,7 +27,10 @@ export type DeliveryRedrive =
  * record of a first attempt), and then the job is sent again as it was: the
  * delivery worker claims each attempt, so a job it already handled is
  * harmless. An attempt left in flight is sent again too, for the worker to
- * take over once it is stale.
+ * take over once it is stale. A job whose attempt was recorded while its
+ * delivery still waits to retry may have died before queueing the next
+ * attempt (only that job's own message queues it again): the next job is
+ * sent; should it be queued already, the copy's claim is refused.
  *
  * Nothing is sent when the delivery moved on (retried by hand, delivered, or
  * a later attempt is running), expired or lost its webhook: the dead letter
@@ -55,7 +47,7 @@ export const planDeliveryRedrive = (
   if (!webhook) return { action: 'drop', why: 'its webhook no longer exists' };
   if (!record) {
     return job.attempt === 1
-      ? { action: 'resend', why: 'its first attempt never ran' }
+      ? { action: 'resend', job, why: 'its first attempt never ran' }
       : {
           action: 'drop',
           why: 'the delivery no longer exists (its history expired)',
@@ -63,11 +55,24 @@ export const planDeliveryRedrive = (
   }
   if (record.in_flight) {
     return record.in_flight.attempt === job.attempt
-      ? { action: 'resend', why: `attempt ${job.attempt} was cut off; the worker takes it over` }
+      ? {
+          action: 'resend',
+          job,
+          why: `attempt ${job.attempt} was cut off; the worker takes it over`,
+        }
       : { action: 'drop', why: `it is being delivered (attempt ${record.in_flight.attempt})` };
   }
   if (record.attempt_count < job.attempt) {
-    return { action: 'resend', why: `attempt ${job.attempt} never ran` };
+    return { action: 'resend', job, why: `attempt ${job.attempt} never ran` };
+  }
+  if (record.status === 'retrying' && record.attempt_count === job.attempt) {
+    // Its job failed until SQS set it aside, perhaps before queueing the next one.
+    const next = record.attempt_count + 1;
+    return {
+      action: 'resend',
+      job: jobOf(record, next),
+      why: `attempt ${next} may never have been queued; a second copy would send nothing`,
+    };
   }
   if (record.status !== 'abandoned') {
     return { action: 'drop', why: `it is no longer abandoned but ${record.status}` };
@@ -104,7 +109,7 @@ export const redriveDelivery = async (
   target: DeliveryRedriveTarget,
   body: string,
 ): Promise<LetterOutcome> => {
-  const job = readDeliveryJob(body);
+  const job = parseDeliveryJob(body);
   if (!job) {
     return {
       outcome: 'kept',
@@ -126,10 +131,10 @@ export const redriveDelivery = async (
         message: `${delivery} not redriven, dead letter deleted: ${plan.why}`,
       };
     case 'resend':
-      await target.jobs.send([{ job, delaySeconds: 0 }]);
+      await target.jobs.send([{ job: plan.job, delaySeconds: 0 }]);
       return {
         outcome: 'redriven',
-        message: `${delivery} attempt ${job.attempt} sent again: ${plan.why}`,
+        message: `${delivery} attempt ${plan.job.attempt} sent again: ${plan.why}`,
       };
     case 'restart':
       return restart(target, plan.record);

@@ -242,6 +242,20 @@ describe('dlq redrive of deliveries', () => {
     expect(lines[0]).toContain('attempt 3 sent again: attempt 3 never ran');
   });
 
+  it('queues the next attempt of a retrying delivery whose job was set aside after its attempt', async () => {
+    const retrying = record({ status: 'retrying', attempt_count: 2, completed_at: null });
+    const { queue, ids } = memoryQueue([jobLetter('m-1', job({ attempt: 2 }))]);
+    const { target, sent, restarted } = memoryTarget([retrying]);
+    const { lines, print } = printer();
+
+    await redriveDeliveries({ ...target, deadLetters: queue }, { all: true }, print);
+
+    expect(sent).toEqual([job({ attempt: 3 })]);
+    expect(restarted).toEqual([]);
+    expect(ids()).toEqual([]);
+    expect(lines[0]).toContain('attempt 3 sent again: attempt 3 may never have been queued');
+  });
+
   it('sends a first attempt with no record again, and deletes a later one whose delivery is gone', async () => {
     const first = { ...job({ attempt: 1 }), delivery_id: '01900000-0000-7000-8000-00000000000a' };
     const { queue, ids } = memoryQueue([jobLetter('m-1', first), jobLetter('m-2', job())]);

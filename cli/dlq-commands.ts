@@ -1,9 +1,9 @@
 import * as v from 'valibot';
+import { parseDeliveryJob } from '../functions/domain/delivery/jobs.ts';
 import { type DeadLetter, type DeadLetterQueue, SinglePass } from './dead-letter-queue.ts';
 import {
   type DeliveryRedriveTarget,
   type LetterOutcome,
-  readDeliveryJob,
   redriveDelivery,
 } from './delivery-redrive.ts';
 import { UsageError } from './targets.ts';
@@ -75,7 +75,7 @@ const SQS_MOVED = 'moved by SQS after repeated failures';
 const head = (body: string, length = 200) => body.slice(0, length).replace(/\s+/g, ' ');
 
 const deliveryRow = (letter: DeadLetter): string[] => {
-  const job = readDeliveryJob(letter.body);
+  const job = parseDeliveryJob(letter.body);
   const reason = letter.reason ?? SQS_MOVED;
   const sent = letter.sentAt ?? '-';
   if (!job) {

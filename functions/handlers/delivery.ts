@@ -10,7 +10,7 @@ import { type DeliverySettings, deliverySettings } from '../commons/delivery-set
 import { logger } from '../commons/logger.ts';
 import { createSending } from '../delivery/sending.ts';
 import type { AttemptDependencies } from '../domain/delivery/attempt.ts';
-import { DeliveryProcessor } from '../domain/delivery/processor.ts';
+import { DeliveryWorker } from '../domain/delivery/worker.ts';
 import { SqsJobQueue } from '../queues/sqs.ts';
 import { DeliveryRepository } from '../repositories/deliveries.ts';
 import { RateLimitRepository } from '../repositories/rate-limits.ts';
@@ -28,7 +28,7 @@ export interface DeliveryFunctionClients {
 /** The function as deployed, on the given clients (the benchmark passes its own). */
 export const deliveryFunction = (clients: DeliveryFunctionClients, settings: DeliverySettings) => {
   const { db, sqs, sending } = clients;
-  const processor = new DeliveryProcessor(
+  const worker = new DeliveryWorker(
     {
       ...sending,
       store: new DeliveryRepository(db, settings.deliveriesTableName, settings.retentionMs),
@@ -50,7 +50,7 @@ export const deliveryFunction = (clients: DeliveryFunctionClients, settings: Del
   );
   return middy<SQSEvent, SQSBatchResponse>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .handler(async (event) => batchResponse(await processor.process(messagesOf(event))));
+    .handler(async (event) => batchResponse(await worker.process(messagesOf(event))));
 };
 
 const settings = deliverySettings();

@@ -1,6 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import type { QueueMessage } from '../domain/delivery/processor.ts';
+import type { QueueMessage } from '../domain/delivery/model.ts';
 
 /** Lambda's SQS batch shape in and out: messages by id, failures reported one by one. */
 

@@ -4,13 +4,13 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { DeliveryJob } from '../domain/delivery/jobs.ts';
-import type { JobQueue } from '../domain/delivery/ports.ts';
+import { type JobQueue, QueueSendError } from '../domain/delivery/ports.ts';
 
 /**
  * The queues as delivery uses them. Messages go out ten to a request (SQS's
  * batch limit) and within its 256 KiB per request; entries SQS refuses are
- * tried once more, then reported as an error so the caller's message is
- * redelivered.
+ * tried once more, then reported (QueueSendError, by position) so the
+ * callers' messages are redelivered.
  */
 
 const MAX_BATCH_ENTRIES = 10;
@@ -38,25 +38,36 @@ export const sendInBatches = async (
     bytes += size;
   });
   if (current.length > 0) batches.push(current);
-  await Promise.all(batches.map((batch) => sendBatch(client, queueUrl, batch)));
+  const unsent = (await Promise.all(batches.map((batch) => sendBatch(client, queueUrl, batch))))
+    .flat()
+    .map(Number);
+  if (unsent.length > 0) {
+    throw new QueueSendError(
+      `SQS did not take ${unsent.length} of ${entries.length} messages to ${queueUrl}`,
+      unsent,
+    );
+  }
 };
 
+/** Answers the ids of the entries not sent, after one more try of those SQS refused. */
 const sendBatch = async (
   client: SQSClient,
   queueUrl: string,
   batch: SendMessageBatchRequestEntry[],
-): Promise<void> => {
+): Promise<string[]> => {
   let pending = batch;
-  for (let round = 0; round < 2 && pending.length > 0; round++) {
-    const { Failed } = await client.send(
-      new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: pending }),
-    );
-    const failed = new Set((Failed ?? []).map((entry) => entry.Id));
-    pending = pending.filter((entry) => failed.has(entry.Id));
+  try {
+    for (let round = 0; round < 2 && pending.length > 0; round++) {
+      const { Failed } = await client.send(
+        new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: pending }),
+      );
+      const failed = new Set((Failed ?? []).map((entry) => entry.Id));
+      pending = pending.filter((entry) => failed.has(entry.Id));
+    }
+  } catch {
+    // The request itself failed: what it carried may or may not be on the queue; say not.
   }
-  if (pending.length > 0) {
-    throw new Error(`SQS refused ${pending.length} of ${batch.length} messages to ${queueUrl}`);
-  }
+  return pending.flatMap((entry) => (entry.Id === undefined ? [] : [entry.Id]));
 };
 
 const attributeBytes = (entry: Omit<SendMessageBatchRequestEntry, 'Id'>): number =>

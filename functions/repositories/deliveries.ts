@@ -17,24 +17,21 @@ import {
   KEYS,
   webhookPartition,
 } from '../commons/table.ts';
+import type { RecordWrite } from '../domain/delivery/decisions.ts';
 import type { EventLedger } from '../domain/delivery/fan-out.ts';
 import { deliveryIdBounds } from '../domain/delivery/ids.ts';
-import type { DeliveryOutcome, DeliveryStore } from '../domain/delivery/ports.ts';
-import {
-  type AttemptRecord,
-  type DeliveryRecord,
-  deliveryRecordSchema,
-} from '../domain/delivery/record.ts';
-import { conditionHeld, readRecord } from './records.ts';
+import type { DeliveryStore } from '../domain/delivery/ports.ts';
+import { type DeliveryRecord, expiresAt } from '../domain/delivery/record.ts';
+import { fromDeliveryItem, toDeliveryItem } from './delivery-item.ts';
+import { conditionHeld } from './records.ts';
 
 /**
- * Deliveries in the deliveries table, one partition per webhook, attempts
- * inline. Every write that moves a delivery forward is conditional on the
- * state it expects, which is what makes a job seen twice harmless.
+ * Deliveries in the deliveries table, one partition per webhook, one item per
+ * delivery with its attempts (delivery-item.ts packs it). Every write that
+ * moves a delivery forward is conditional on the state it expects, except a
+ * finished attempt's record, written by the worker holding its claim: that is
+ * what makes a job seen twice harmless.
  */
-
-const readDelivery = (item: Record<string, unknown>): DeliveryRecord =>
-  readRecord(deliveryRecordSchema, item, `delivery ${String(item.SK ?? '')}`);
 
 export interface DeliveryQuery {
   status?: DeliveryRecord['status'] | undefined;
@@ -79,7 +76,7 @@ export class DeliveryRepository implements DeliveryStore, EventLedger {
       this.#db.send(
         new PutCommand({
           TableName: this.#table,
-          Item: { ...record, ...this.#key(record.webhook_id, record.delivery_id) },
+          Item: toDeliveryItem(record),
           ConditionExpression: 'attribute_not_exists(#pk)',
           ExpressionAttributeNames: { '#pk': KEYS.partition },
         }),
@@ -90,31 +87,32 @@ export class DeliveryRepository implements DeliveryStore, EventLedger {
   async claimNext(
     webhookId: string,
     deliveryId: string,
-    attempt: number,
-    startedAt: string,
-    claim: string,
+    flight: { attempt: number; started_at: string; claim: string },
+    messageId: string,
   ): Promise<DeliveryRecord | undefined> {
     try {
       const { Attributes } = await this.#db.send(
         new UpdateCommand({
           TableName: this.#table,
           Key: this.#key(webhookId, deliveryId),
-          UpdateExpression: 'SET attempt_count = :attempt, in_flight = :flight, updated_at = :at',
+          UpdateExpression:
+            'SET attempt_count = :attempt, in_flight = :flight, claimed_by = :message, updated_at = :at',
           ConditionExpression:
             'attempt_count = :previous AND attribute_not_exists(in_flight) AND #status IN (:pending, :retrying)',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
-            ':attempt': attempt,
-            ':previous': attempt - 1,
-            ':flight': { attempt, started_at: startedAt, claim },
-            ':at': startedAt,
+            ':attempt': flight.attempt,
+            ':previous': flight.attempt - 1,
+            ':flight': flight,
+            ':message': messageId,
+            ':at': flight.started_at,
             ':pending': 'pending',
             ':retrying': 'retrying',
           },
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return Attributes ? readDelivery(Attributes) : undefined;
+      return Attributes ? fromDeliveryItem(Attributes) : undefined;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return undefined;
       throw error;
@@ -130,58 +128,45 @@ export class DeliveryRepository implements DeliveryStore, EventLedger {
       }),
     );
     if (!Item || this.#isExpired(Item)) return undefined;
-    return readDelivery(Item);
+    return fromDeliveryItem(Item);
   }
 
-  recordAttempt(
-    webhookId: string,
-    deliveryId: string,
-    number: number,
-    attempt: AttemptRecord | undefined,
-    outcome: DeliveryOutcome,
-  ): Promise<boolean> {
-    const values: Record<string, unknown> = {
-      ':status': outcome.status,
-      ':number': number,
-      ':at': outcome.updated_at,
-      ':expires': this.#expiry(Date.parse(outcome.updated_at)),
-    };
-    const set = ['#status = :status', 'updated_at = :at', '#expires = :expires'];
-    if (attempt) {
-      set.push('attempts = list_append(attempts, :attempt)');
-      values[':attempt'] = [attempt];
-    }
-    const remove = ['in_flight'];
-    for (const field of ['next_retry_at', 'final_reason', 'completed_at'] as const) {
-      const value = outcome[field];
-      if (value === undefined) remove.push(field);
-      else {
-        set.push(`${field} = :${field}`);
-        values[`:${field}`] = value;
-      }
-    }
-    return conditionHeld(
-      this.#db.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: this.#key(webhookId, deliveryId),
-          UpdateExpression: `SET ${set.join(', ')} REMOVE ${remove.join(', ')}`,
-          ConditionExpression: 'in_flight.attempt = :number',
-          ExpressionAttributeNames: { '#status': 'status', '#expires': EXPIRES_AT },
-          ExpressionAttributeValues: values,
-        }),
-      ),
-    );
+  async record(writes: readonly RecordWrite[]): Promise<Map<string, 'failed' | 'superseded'>> {
+    const unwritten = new Map<string, 'failed' | 'superseded'>();
+    const held = writes.filter((write) => write.takesOver === undefined);
+    const takeovers = writes.filter((write) => write.takesOver !== undefined);
+    await Promise.all([
+      this.#putAll(held.map(({ record }) => record)).then((failed) => {
+        for (const id of failed) unwritten.set(id, 'failed');
+      }),
+      ...takeovers.map(async ({ record, takesOver }) => {
+        try {
+          const written = await conditionHeld(
+            this.#db.send(
+              new PutCommand({
+                TableName: this.#table,
+                Item: toDeliveryItem(record),
+                ConditionExpression: 'in_flight.claim = :claim',
+                ExpressionAttributeValues: { ':claim': takesOver },
+              }),
+            ),
+          );
+          if (!written) unwritten.set(record.delivery_id, 'superseded');
+        } catch {
+          unwritten.set(record.delivery_id, 'failed');
+        }
+      }),
+    ]);
+    return unwritten;
   }
 
-  async saveFinished(records: readonly DeliveryRecord[]): Promise<Set<string>> {
+  /** Whole records, 25 to a request; answers the ids left unwritten after retries. */
+  async #putAll(records: readonly DeliveryRecord[]): Promise<Set<string>> {
     const failed = new Set<string>();
     for (let start = 0; start < records.length; start += MAX_BATCH_WRITE) {
       const chunk = records.slice(start, start + MAX_BATCH_WRITE);
       let pending: NonNullable<BatchWriteCommandOutput['UnprocessedItems']>[string] = chunk.map(
-        (record) => ({
-          PutRequest: { Item: { ...record, ...this.#key(record.webhook_id, record.delivery_id) } },
-        }),
+        (record) => ({ PutRequest: { Item: toDeliveryItem(record) } }),
       );
       for (let round = 0; pending.length > 0 && round < BATCH_WRITE_ROUNDS; round++) {
         if (round > 0) await sleep(25 * 2 ** round);
@@ -191,56 +176,11 @@ export class DeliveryRepository implements DeliveryStore, EventLedger {
         pending = answer.UnprocessedItems?.[this.#table] ?? [];
       }
       for (const request of pending) {
-        const id = request.PutRequest?.Item?.delivery_id;
-        if (typeof id === 'string') failed.add(id);
+        const sort = request.PutRequest?.Item?.[KEYS.sort];
+        if (typeof sort === 'string') failed.add(sort.slice(DELIVERY_SORT_PREFIX.length));
       }
     }
     return failed;
-  }
-
-  async markFollowUp(webhookId: string, deliveryId: string, attempt: number): Promise<void> {
-    await conditionHeld(
-      this.#db.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: this.#key(webhookId, deliveryId),
-          UpdateExpression: 'SET follow_up = :attempt',
-          ConditionExpression: 'attribute_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': KEYS.partition },
-          ExpressionAttributeValues: { ':attempt': attempt },
-        }),
-      ),
-    );
-  }
-
-  takeDeadLetter(webhookId: string, deliveryId: string): Promise<boolean> {
-    return conditionHeld(
-      this.#db.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: this.#key(webhookId, deliveryId),
-          UpdateExpression: 'SET dead_lettered = :yes',
-          ConditionExpression: '#status = :abandoned AND dead_lettered = :no',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':yes': true, ':no': false, ':abandoned': 'abandoned' },
-        }),
-      ),
-    );
-  }
-
-  async releaseDeadLetter(webhookId: string, deliveryId: string): Promise<void> {
-    await conditionHeld(
-      this.#db.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: this.#key(webhookId, deliveryId),
-          UpdateExpression: 'SET dead_lettered = :no',
-          ConditionExpression: 'attribute_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': KEYS.partition },
-          ExpressionAttributeValues: { ':no': false },
-        }),
-      ),
-    );
   }
 
   /**
@@ -254,7 +194,7 @@ export class DeliveryRepository implements DeliveryStore, EventLedger {
           TableName: this.#table,
           Key: this.#key(record.webhook_id, record.delivery_id),
           UpdateExpression:
-            'SET #status = :pending, chain_start = attempt_count, updated_at = :at, dead_lettered = :no, #expires = :expires REMOVE next_retry_at, final_reason, completed_at',
+            'SET #status = :pending, chain_start = attempt_count, updated_at = :at, #expires = :expires REMOVE next_retry_at, final_reason, completed_at, dead_lettered',
           ConditionExpression:
             'attempt_count = :count AND attribute_not_exists(in_flight) AND #status IN (:delivered, :failed, :abandoned)',
           ExpressionAttributeNames: { '#status': 'status', '#expires': EXPIRES_AT },
@@ -264,7 +204,6 @@ export class DeliveryRepository implements DeliveryStore, EventLedger {
             ':abandoned': 'abandoned',
             ':pending': 'pending',
             ':at': at,
-            ':no': false,
             ':count': record.attempt_count,
             ':expires': this.#expiry(Date.parse(at)),
           },
@@ -311,12 +250,7 @@ export class DeliveryRepository implements DeliveryStore, EventLedger {
 
   /** A finished delivery written whole (synchronous test deliveries). */
   async put(record: DeliveryRecord): Promise<void> {
-    await this.#db.send(
-      new PutCommand({
-        TableName: this.#table,
-        Item: { ...record, ...this.#key(record.webhook_id, record.delivery_id) },
-      }),
-    );
+    await this.#db.send(new PutCommand({ TableName: this.#table, Item: toDeliveryItem(record) }));
   }
 
   /**
@@ -347,8 +281,10 @@ export class DeliveryRepository implements DeliveryStore, EventLedger {
       filters.push('#status = :status');
     }
     if (query.eventType) {
+      names['#event'] = 'event';
+      names['#eventType'] = 'event_type';
       values[':eventType'] = query.eventType;
-      filters.push('event_type = :eventType');
+      filters.push('#event.#eventType = :eventType');
     }
     values[':low'] = deliverySort(lower ?? '');
     values[':high'] = upper ? deliverySort(upper) : `${DELIVERY_SORT_PREFIX}\uffff`;
@@ -370,7 +306,7 @@ export class DeliveryRepository implements DeliveryStore, EventLedger {
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const item of page.Items ?? []) items.push(readDelivery(item));
+      for (const item of page.Items ?? []) items.push(fromDeliveryItem(item));
       startKey = page.LastEvaluatedKey;
       if (!startKey) break;
     }
@@ -408,7 +344,7 @@ export class DeliveryRepository implements DeliveryStore, EventLedger {
   }
 
   #expiry(fromMs: number): number {
-    return Math.floor((fromMs + this.#retentionMs) / 1000);
+    return expiresAt(fromMs, this.#retentionMs);
   }
 
   #key(webhookId: string, deliveryId: string) {

@@ -1,23 +1,20 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import * as v from 'valibot';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createDocumentClient } from '../../functions/commons/clients.ts';
-import { HttpSender } from '../../functions/delivery/http-sender.ts';
-import { deliveryIdFor } from '../../functions/domain/delivery/ids.ts';
-import type { DeliveryJob } from '../../functions/domain/delivery/jobs.ts';
-import type { JobQueue } from '../../functions/domain/delivery/ports.ts';
-import { DeliveryProcessor, type QueueMessage } from '../../functions/domain/delivery/processor.ts';
-import { webhookConfigSchema } from '../../functions/domain/webhooks/schema.ts';
+import type { DeliveryStore } from '../../functions/domain/delivery/ports.ts';
 import { WebhookService } from '../../functions/domain/webhooks/service.ts';
-import { newWebhook } from '../../functions/domain/webhooks/webhook.ts';
-import { DeliveryRepository } from '../../functions/repositories/deliveries.ts';
-import { RateLimitRepository } from '../../functions/repositories/rate-limits.ts';
-import { WebhookRepository } from '../../functions/repositories/webhooks.ts';
-import { CONFIG_TABLE, DELIVERIES_TABLE } from '../../lib/resources.ts';
-import { type RunningEmulator, startDynamoDb } from '../../local/emulators.ts';
-import { ensureTable } from '../../local/provision.ts';
+import type { DeliveryRepository } from '../../functions/repositories/deliveries.ts';
 import { startReceiver, type TestReceiver } from '../support/receiver.ts';
-import { stackModelForTests } from '../support/stack.ts';
+import {
+  attemptHeaders as attemptHeadersOf,
+  createWebhook as createWebhookOn,
+  type DynamoDbFixture,
+  type Harness,
+  HOUR,
+  harness as harnessOn,
+  jobFor,
+  message,
+  startFixture,
+  TENANT,
+} from './harness.ts';
 
 /**
  * The delivery worker's logic against the real repositories on dynalite and
@@ -25,178 +22,51 @@ import { stackModelForTests } from '../support/stack.ts';
  * each "redelivery" below is what SQS would do.
  */
 
-const TENANT = 'acme';
-const HOUR = 3_600_000;
-
-let dynamo: RunningEmulator;
-let db: ReturnType<typeof createDocumentClient>;
+let fixture: DynamoDbFixture;
+let stopFixture: () => Promise<void>;
 let receiver: TestReceiver;
-let sender: HttpSender;
-let tableSuffix = 0;
 
 beforeAll(async () => {
-  dynamo = await startDynamoDb({ port: 0, host: '127.0.0.1' });
-  db = createDocumentClient(
-    new DynamoDBClient({
-      endpoint: dynamo.endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    }),
-  );
-  sender = new HttpSender({ allowPrivateTargets: true });
+  ({ fixture, stop: stopFixture } = await startFixture());
 });
 
 afterAll(async () => {
-  await sender.close();
-  await dynamo.stop();
+  await stopFixture();
 });
-
-class RecordingQueue implements JobQueue {
-  sent: { job: DeliveryJob; delaySeconds: number }[] = [];
-  deadLetters: { job: DeliveryJob; reason: string }[] = [];
-  async send(jobs: readonly { job: DeliveryJob; delaySeconds: number }[]) {
-    this.sent.push(...jobs);
-  }
-  async deadLetter(entries: readonly { job: DeliveryJob; reason: string }[]) {
-    this.deadLetters.push(...entries);
-  }
-  /** The jobs sent so far, as queue messages, and forget them. */
-  take(): QueueMessage[] {
-    const messages = this.sent.map(({ job }, index) => ({
-      id: `m-${job.delivery_id}-${job.attempt}-${index}`,
-      body: JSON.stringify(job),
-    }));
-    this.sent = [];
-    return messages;
-  }
-}
-
-interface Harness {
-  processor: DeliveryProcessor;
-  queue: RecordingQueue;
-  webhooks: WebhookRepository;
-  deliveries: DeliveryRepository;
-  clock: { now: number };
-}
 
 /**
- * The repository losing the nth record of the first batch it saves, as a
+ * The store losing the nth record of the first batch it writes, as a
  * function killed halfway through its write would.
  */
-class FailingRepository extends DeliveryRepository {
-  #saves = 0;
-  readonly #failing: number;
-  constructor(failing: number, ...args: ConstructorParameters<typeof DeliveryRepository>) {
-    super(...args);
-    this.#failing = failing;
-  }
-  override async saveFinished(records: Parameters<DeliveryRepository['saveFinished']>[0]) {
-    this.#saves += 1;
-    if (this.#saves > 1) return super.saveFinished(records);
-    const lost = records[this.#failing - 1];
-    const failed = await super.saveFinished(records.filter((record) => record !== lost));
-    if (lost) failed.add(lost.delivery_id);
-    return failed;
-  }
-}
-
-const harness = async (options: { failingRecordWrite?: number } = {}) => {
-  tableSuffix += 1;
-  const configTable = `config-${tableSuffix}`;
-  const deliveriesTable = `deliveries-${tableSuffix}`;
-  const raw = new DynamoDBClient({
-    endpoint: dynamo.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  // The stack's own table definitions, under names of this test's.
-  const renamed: Record<string, string> = {
-    [CONFIG_TABLE.localName]: configTable,
-    [DELIVERIES_TABLE.localName]: deliveriesTable,
+const losingNthRecord = (deliveries: DeliveryRepository, failing: number): DeliveryStore => {
+  let writes = 0;
+  return {
+    claimFirst: (record) => deliveries.claimFirst(record),
+    claimNext: (...args) => deliveries.claimNext(...args),
+    get: (...args) => deliveries.get(...args),
+    async record(batch) {
+      writes += 1;
+      if (writes > 1) return deliveries.record(batch);
+      const lost = batch[failing - 1];
+      const unwritten = await deliveries.record(batch.filter((write) => write !== lost));
+      if (lost) unwritten.set(lost.record.delivery_id, 'failed');
+      return unwritten;
+    },
   };
-  for (const table of (await stackModelForTests()).tables) {
-    await ensureTable(raw, { ...table, name: renamed[table.name] ?? table.name });
-  }
-  const clock = { now: Date.parse('2026-03-01T12:00:00Z') };
-  const queue = new RecordingQueue();
-  const webhooks = new WebhookRepository(db, configTable);
-  const deliveries = new DeliveryRepository(db, deliveriesTable, 30 * 24 * HOUR, () => clock.now);
-  const store = options.failingRecordWrite
-    ? new FailingRepository(
-        options.failingRecordWrite,
-        db,
-        deliveriesTable,
-        30 * 24 * HOUR,
-        () => clock.now,
-      )
-    : deliveries;
-  const processor = new DeliveryProcessor(
-    {
-      sender,
-      tokens: {
-        token: async () => 'unused',
-        invalidate: () => undefined,
-      },
-      userAgent: 'test',
-      store,
-      webhooks,
-      queue,
-      rateLimiter: new RateLimitRepository(db, deliveriesTable),
-    },
-    {
-      autoDisableAfterMs: 24 * HOUR,
-      retentionMs: 30 * 24 * HOUR,
-      staleAttemptMs: 90_000,
-      now: () => new Date(clock.now),
-      random: () => 0.5,
-      sleep: async (ms) => {
-        clock.now += ms;
-      },
-    },
-  );
-  return { processor, queue, webhooks, deliveries, clock } satisfies Harness;
 };
 
-const createWebhook = async (h: Harness, config: Record<string, unknown> = {}) => {
-  const webhook = newWebhook(
-    TENANT,
-    v.parse(webhookConfigSchema, {
-      name: 'hook',
-      url: receiver.url,
-      event_types: ['ticket.created'],
-      ...config,
-    }),
-    { webhookId: crypto.randomUUID(), now: new Date(h.clock.now) },
+const harness = (options: { failingRecordWrite?: number } = {}): Promise<Harness> => {
+  const failing = options.failingRecordWrite;
+  return harnessOn(
+    fixture,
+    failing ? { store: (deliveries) => losingNthRecord(deliveries, failing) } : {},
   );
-  await h.webhooks.create(webhook);
-  return webhook;
 };
 
-const jobFor = (webhookId: string, eventId = crypto.randomUUID()): DeliveryJob => ({
-  delivery_id: deliveryIdFor(TENANT, eventId, webhookId, Date.parse('2026-03-01T12:00:00Z')),
-  tenant: TENANT,
-  webhook_id: webhookId,
-  attempt: 1,
-  event: {
-    event_id: eventId,
-    event_type: 'ticket.created',
-    tenant_id: TENANT,
-    occurred_at: '2026-03-01T11:59:59.000Z',
-    entity_type: 'ticket',
-    data: { id: 't-1', title: 'Printer on fire' },
-  },
-});
+const createWebhook = (h: Harness, config: Record<string, unknown> = {}) =>
+  createWebhookOn(h, receiver, config);
 
-const message = (job: DeliveryJob, id = `m-${job.attempt}`): QueueMessage => ({
-  id,
-  body: JSON.stringify(job),
-});
-
-const attemptHeaders = () =>
-  receiver.requests.map(
-    (request) =>
-      `${request.headers['x-alga-delivery-id']}#${request.headers['x-alga-delivery-attempt']}`,
-  );
+const attemptHeaders = () => attemptHeadersOf(receiver);
 
 beforeEach(async () => {
   receiver = await startReceiver();

@@ -4,8 +4,7 @@ import type { WebhookRecord } from '../webhooks/schema.ts';
 import { deliveryIdFor, stableUuid } from './ids.ts';
 import type { DeliveryJob } from './jobs.ts';
 import { matchingWebhooks } from './matching.ts';
-import type { DeliveryEvent } from './model.ts';
-import type { QueueMessage } from './processor.ts';
+import type { DeliveryEvent, QueueMessage } from './model.ts';
 
 /**
  * Producers' events in, delivery jobs out. A malformed event is set aside

@@ -88,10 +88,15 @@ export const deliveryHeaders = (input: DeliveryHeadersInput): Headers => {
       signedBody,
     ),
   };
+  const customHeaders = webhook.custom_headers ?? {};
+  // Nothing can collide without custom or security headers: ours have distinct fixed names.
+  if (Object.keys(customHeaders).length === 0 && Object.keys(security).length === 0) {
+    return { ...identity, ...signatures };
+  }
   const taken = new Set(
     [identity, security, signatures].flatMap((group) => Object.keys(group).map(lower)),
   );
-  const custom = Object.entries(webhook.custom_headers ?? {}).filter(
+  const custom = Object.entries(customHeaders).filter(
     ([name]) => !taken.has(lower(name)) && !isReservedHeader(name),
   );
   // Keyed by lower-case name: a later group replaces an earlier entry whatever its

@@ -1,20 +1,33 @@
+import * as v from 'valibot';
+
 /**
  * The shapes delivery passes between its steps: the event as the fan-out
- * accepted it, the HTTP request built for one attempt, and what sending it
- * gave. Pure data; no SDK or Lambda types.
+ * accepted it, the queue message a worker is handed, the HTTP request built
+ * for one attempt, and what sending it gave. Pure data; no SDK or Lambda types.
  */
 
 /** A producer's event after validation and defaults (functions/domain/events/ingest.ts). */
-export interface DeliveryEvent {
-  event_id: string;
-  event_type: string;
-  tenant_id: string;
+export const deliveryEventSchema = v.object({
+  event_id: v.string(),
+  event_type: v.string(),
+  tenant_id: v.string(),
   /** ISO-8601 UTC. */
-  occurred_at: string;
-  entity_type: string;
-  entity_id?: string | undefined;
-  tags?: string[] | undefined;
-  data: Record<string, unknown>;
+  occurred_at: v.string(),
+  entity_type: v.string(),
+  entity_id: v.optional(v.string()),
+  tags: v.optional(v.array(v.string())),
+  data: v.record(v.string(), v.unknown()),
+});
+
+export type DeliveryEvent = v.InferOutput<typeof deliveryEventSchema>;
+
+/** One message of a batch, as a queue consumer is handed it. */
+export interface QueueMessage {
+  /** The queue's id for the message: a redelivery of the same message keeps it. */
+  id: string;
+  body: string;
+  /** When the queue accepted the message (ms epoch), if it says. */
+  sentAt?: number | undefined;
 }
 
 /** One attempt's request, ready to send. */

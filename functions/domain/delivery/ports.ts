@@ -1,7 +1,8 @@
 import type { WebhookRecord } from '../webhooks/schema.ts';
+import type { RecordWrite } from './decisions.ts';
 import type { DeliveryJob } from './jobs.ts';
 import type { OutgoingRequest, SendResult } from './model.ts';
-import type { AttemptRecord, DeliveryRecord } from './record.ts';
+import type { DeliveryRecord } from './record.ts';
 
 /**
  * What delivery needs from the outside world. The repositories, the SQS
@@ -13,51 +14,26 @@ export interface DeliveryStore {
   /** Writes the record of a delivery's first attempt if the delivery is new; false if it exists. */
   claimFirst(record: DeliveryRecord): Promise<boolean>;
   /**
-   * Marks attempt `attempt` started (with the worker's `claim` token) if the
-   * delivery's last attempt was `attempt - 1`, none is in flight and it is
-   * still pending or retrying; answers the updated record, or undefined when
-   * the condition failed.
+   * Marks attempt `flight.attempt` started, claimed by queue message
+   * `messageId`, if the delivery's last attempt was the one before, none is
+   * in flight and it is still pending or retrying; answers the updated
+   * record, or undefined when the condition failed.
    */
   claimNext(
     webhookId: string,
     deliveryId: string,
-    attempt: number,
-    startedAt: string,
-    claim: string,
+    flight: { attempt: number; started_at: string; claim: string },
+    messageId: string,
   ): Promise<DeliveryRecord | undefined>;
   get(webhookId: string, deliveryId: string): Promise<DeliveryRecord | undefined>;
   /**
-   * Sets the outcome, appending the attempt when one was made, if attempt
-   * `number` is still the one in flight.
+   * Writes finished records whole. Those whose attempt this worker holds go
+   * unconditionally, many to a request: nobody else writes a delivery while
+   * its claim is fresh. A takeover goes on condition that the stale claim it
+   * saw is still in flight. Answers, by delivery id, the records not written:
+   * `failed` (to try again) or `superseded` (another worker finished first).
    */
-  recordAttempt(
-    webhookId: string,
-    deliveryId: string,
-    number: number,
-    attempt: AttemptRecord | undefined,
-    outcome: DeliveryOutcome,
-  ): Promise<boolean>;
-  /**
-   * Writes finished attempts' records whole, many to a request; answers the
-   * ids of deliveries it could not write. Only for records whose attempt this
-   * worker holds in flight: nobody else writes a delivery meanwhile (a stale
-   * claim is taken over only after the function's timeout has passed).
-   */
-  saveFinished(records: readonly DeliveryRecord[]): Promise<Set<string>>;
-  /** Notes that the job of attempt `attempt` is on the queue, so a redelivered job does not queue it again. */
-  markFollowUp(webhookId: string, deliveryId: string, attempt: number): Promise<void>;
-  /** Takes the right to copy the delivery to the dead-letter queue; false if it was taken already. */
-  takeDeadLetter(webhookId: string, deliveryId: string): Promise<boolean>;
-  /** Gives that right back when the copy could not be sent. */
-  releaseDeadLetter(webhookId: string, deliveryId: string): Promise<void>;
-}
-
-export interface DeliveryOutcome {
-  status: DeliveryRecord['status'];
-  next_retry_at?: string | undefined;
-  final_reason?: string | undefined;
-  completed_at?: string | undefined;
-  updated_at: string;
+  record(writes: readonly RecordWrite[]): Promise<Map<string, 'failed' | 'superseded'>>;
 }
 
 export interface WebhookDirectory {
@@ -92,10 +68,24 @@ export interface WebhookStats {
 }
 
 export interface JobQueue {
-  /** Sends jobs, each after its delay (at most 900 s). */
+  /** Sends jobs, each after its delay (at most 900 s); see QueueSendError. */
   send(jobs: readonly { job: DeliveryJob; delaySeconds: number }[]): Promise<void>;
-  /** Copies abandoned deliveries to the dead-letter queue with their reason. */
+  /** Copies abandoned deliveries to the dead-letter queue with their reason; see QueueSendError. */
   deadLetter(entries: readonly { job: DeliveryJob; reason: string }[]): Promise<void>;
+}
+
+/**
+ * Some of the messages given to a JobQueue were not sent: `failed` lists
+ * their positions, so only their jobs are tried again. Any other error from
+ * a JobQueue means none may have been sent.
+ */
+export class QueueSendError extends Error {
+  override readonly name = 'QueueSendError';
+  readonly failed: readonly number[];
+  constructor(message: string, failed: readonly number[]) {
+    super(message);
+    this.failed = failed;
+  }
 }
 
 export interface RateLimiter {

@@ -1,10 +1,15 @@
 import * as v from 'valibot';
-import { deliveryJobSchema } from './jobs.ts';
-import { DELIVERY_STATUSES, ERROR_CLASSES } from './model.ts';
+import {
+  DELIVERY_STATUSES,
+  type DeliveryEvent,
+  deliveryEventSchema,
+  ERROR_CLASSES,
+} from './model.ts';
 
 /**
- * A delivery as stored: the event, its status, and every attempt inline, so
- * the detail view is one read. `attempt_count` counts attempts started;
+ * A delivery: the event, its status, and every attempt, kept together so the
+ * detail view is one read (functions/repositories/delivery-item.ts stores it
+ * compactly). `attempt_count` counts attempts started;
  * `chain_start` is where the current chain began (a manual retry starts a new
  * chain with a fresh `max_attempts`); `in_flight` marks an attempt started
  * and not yet recorded.
@@ -33,22 +38,26 @@ export const deliveryRecordSchema = v.object({
   delivery_id: v.string(),
   webhook_id: v.string(),
   tenant: v.string(),
-  event: deliveryJobSchema.entries.event,
+  event: deliveryEventSchema,
   event_type: v.string(),
   status: v.picklist(DELIVERY_STATUSES),
   is_test: v.optional(v.boolean(), false),
   attempt_count: v.number(),
-  chain_start: v.number(),
+  chain_start: v.optional(v.number(), 0),
   in_flight: v.nullish(
     v.object({ attempt: v.number(), started_at: v.string(), claim: v.optional(v.string()) }),
   ),
-  /** The attempt whose job is on the queue, once it is. */
-  follow_up: v.nullish(v.number()),
+  /**
+   * The queue message whose job claimed the latest attempt: it alone sees to
+   * what follows that attempt when it comes back (the next job, the
+   * dead-letter copy), so a duplicate job never queues a second chain.
+   */
+  claimed_by: v.nullish(v.string()),
   attempts: v.array(attemptRecordSchema),
   next_retry_at: v.nullish(v.string()),
   /** Why a failed or abandoned delivery stopped. */
   final_reason: v.nullish(v.string()),
-  /** Set once its copy is on the dead-letter queue, so a redelivered job does not copy it again. */
+  /** Set with `abandoned`: its copy is on the dead-letter queue, or being sent there. */
   dead_lettered: v.optional(v.boolean(), false),
   created_at: v.string(),
   updated_at: v.string(),
@@ -58,6 +67,57 @@ export const deliveryRecordSchema = v.object({
 
 export type DeliveryRecord = v.InferOutput<typeof deliveryRecordSchema>;
 
+/** When a record written at `fromMs` may expire: the one home of the history's TTL formula. */
+export const expiresAt = (fromMs: number, retentionMs: number): number =>
+  Math.floor((fromMs + retentionMs) / 1000);
+
+/**
+ * A delivery as its first attempt starts, the one place a record is made. A
+ * queued delivery's record is written as its claim, holding attempt 1 in
+ * flight for the message `claim.messageId`; a test delivery's has no claim.
+ */
+export const newDeliveryRecord = (input: {
+  deliveryId: string;
+  webhook: { webhook_id: string; tenant: string };
+  event: DeliveryEvent;
+  now: Date;
+  retentionMs: number;
+  isTest?: boolean;
+  claim?: { token: string; messageId: string };
+}): DeliveryRecord => {
+  const at = input.now.toISOString();
+  return {
+    delivery_id: input.deliveryId,
+    webhook_id: input.webhook.webhook_id,
+    tenant: input.webhook.tenant,
+    event: input.event,
+    event_type: input.event.event_type,
+    status: 'pending',
+    is_test: input.isTest ?? false,
+    attempt_count: 1,
+    chain_start: 0,
+    ...(input.claim
+      ? {
+          in_flight: { attempt: 1, started_at: at, claim: input.claim.token },
+          claimed_by: input.claim.messageId,
+        }
+      : {}),
+    attempts: [],
+    dead_lettered: false,
+    created_at: at,
+    updated_at: at,
+    expires_at: expiresAt(input.now.getTime(), input.retentionMs),
+  };
+};
+
+export interface DeliveryOutcome {
+  status: DeliveryRecord['status'];
+  next_retry_at?: string | undefined;
+  final_reason?: string | undefined;
+  completed_at?: string | undefined;
+  updated_at: string;
+}
+
 /**
  * The record once an attempt's outcome is known: the attempt appended (when
  * one was made), the status set, nothing in flight. Written whole, so a batch
@@ -66,14 +126,8 @@ export type DeliveryRecord = v.InferOutput<typeof deliveryRecordSchema>;
 export const withOutcome = (
   record: DeliveryRecord,
   attempt: AttemptRecord | undefined,
-  outcome: {
-    status: DeliveryRecord['status'];
-    next_retry_at?: string | undefined;
-    final_reason?: string | undefined;
-    completed_at?: string | undefined;
-    updated_at: string;
-  },
-  expiresAt: number,
+  outcome: DeliveryOutcome,
+  retentionMs: number,
 ): DeliveryRecord => {
   const { in_flight: _, ...rest } = record;
   return {
@@ -83,8 +137,9 @@ export const withOutcome = (
     next_retry_at: outcome.next_retry_at ?? null,
     final_reason: outcome.final_reason ?? null,
     completed_at: outcome.completed_at ?? null,
+    dead_lettered: outcome.status === 'abandoned' || record.dead_lettered,
     updated_at: outcome.updated_at,
-    expires_at: expiresAt,
+    expires_at: expiresAt(Date.parse(outcome.updated_at), retentionMs),
   };
 };
 

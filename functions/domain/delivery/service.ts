@@ -4,10 +4,15 @@ import { TEST_EVENT_TYPE } from '../events/catalog.ts';
 import type { WebhookRecord } from '../webhooks/schema.ts';
 import { type AttemptDependencies, performAttempt } from './attempt.ts';
 import { newDeliveryId } from './ids.ts';
-import type { DeliveryJob } from './jobs.ts';
+import { jobOf } from './jobs.ts';
 import type { DeliveryEvent } from './model.ts';
 import type { JobQueue } from './ports.ts';
-import { type DeliveryRecord, MAX_ATTEMPTS_PER_DELIVERY } from './record.ts';
+import {
+  type DeliveryRecord,
+  MAX_ATTEMPTS_PER_DELIVERY,
+  newDeliveryRecord,
+  withOutcome,
+} from './record.ts';
 
 /**
  * What the API does with deliveries: read the history, retry one by hand,
@@ -30,15 +35,8 @@ export const restartDelivery = async (
   if (!(await history.restartChain(record, at))) {
     throw new ConflictError(`Delivery ${record.delivery_id} changed meanwhile; try again`);
   }
-  const job: DeliveryJob = {
-    delivery_id: record.delivery_id,
-    tenant: record.tenant,
-    webhook_id: record.webhook_id,
-    attempt: record.attempt_count + 1,
-    event: record.event,
-  };
   try {
-    await queue.send([{ job, delaySeconds: 0 }]);
+    await queue.send([{ job: jobOf(record, record.attempt_count + 1), delaySeconds: 0 }]);
   } catch (error) {
     // Without its job the delivery would stay pending for good.
     await history.revertChain(record);
@@ -51,6 +49,7 @@ export const restartDelivery = async (
     next_retry_at: null,
     final_reason: null,
     completed_at: null,
+    dead_lettered: false,
     updated_at: at,
   };
 };
@@ -166,24 +165,29 @@ export class DeliveryService {
       maxTimeoutMs: TEST_TIMEOUT_MS,
     });
     const finishedAt = new Date(now.getTime() + attempt.duration_ms).toISOString();
-    await this.#history.put({
-      delivery_id: deliveryId,
-      webhook_id: webhook.webhook_id,
-      tenant: webhook.tenant,
+    const record = newDeliveryRecord({
+      deliveryId,
+      webhook,
       event,
-      event_type: eventType,
-      status: result.ok ? 'delivered' : 'failed',
-      is_test: true,
-      attempt_count: 1,
-      chain_start: 0,
-      attempts: [attempt],
-      final_reason: result.ok ? null : (result.error_message ?? 'The test delivery failed'),
-      dead_lettered: false,
-      created_at: now.toISOString(),
-      updated_at: finishedAt,
-      completed_at: finishedAt,
-      expires_at: Math.floor((now.getTime() + this.#retentionMs) / 1000),
+      now,
+      retentionMs: this.#retentionMs,
+      isTest: true,
     });
+    await this.#history.put(
+      withOutcome(
+        record,
+        attempt,
+        {
+          status: result.ok ? 'delivered' : 'failed',
+          final_reason: result.ok
+            ? undefined
+            : (result.error_message ?? 'The test delivery failed'),
+          completed_at: finishedAt,
+          updated_at: finishedAt,
+        },
+        this.#retentionMs,
+      ),
+    );
     return {
       test_id: event.event_id,
       delivery_id: deliveryId,

@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { analyticsSettings } from '../functions/commons/analytics-settings.ts';
 import { createDocumentClient } from '../functions/commons/clients.ts';
 import { deliverySettings } from '../functions/commons/delivery-settings.ts';
 import { HttpSender } from '../functions/delivery/http-sender.ts';
@@ -49,6 +50,7 @@ export const newDeliveryInstance = (dynamo: FakeDynamoDb, sqs: FakeSqs): Deliver
       sending: { sender, tokens: new OAuth2Tokens(sender), userAgent: settings.userAgent },
     },
     settings,
+    analyticsSettings(),
   );
 
   return {

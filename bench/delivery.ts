@@ -53,10 +53,13 @@ Object.assign(process.env, {
   AWS_REGION: 'us-east-1',
   TABLE_NAME: 'hookline-config',
   DELIVERIES_TABLE_NAME: 'hookline-deliveries',
+  ANALYTICS_TABLE_NAME: 'hookline-analytics',
   DELIVERIES_QUEUE_URL: QUEUE_URL,
   DELIVERIES_DLQ_URL: `${QUEUE_URL}-dlq`,
   ALLOW_PRIVATE_TARGETS: 'true',
   POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+  // A batch's metrics are still counted and stored; only their EMF lines would flood the report.
+  POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
 });
 const { newDeliveryInstance } = await import('./delivery-instance.ts');
 type DeliveryInstance = ReturnType<typeof newDeliveryInstance>;
@@ -242,6 +245,7 @@ const perUnit = (per: number) => {
             requests: divide(count.requests),
             items_written: divide(count.itemsWritten),
             write_units: divide(count.writeUnits),
+            write_units_applied: divide(count.writeUnitsApplied),
             read_units: divide(count.readUnits),
             condition_failures: count.conditionFailures,
           },
@@ -382,6 +386,26 @@ const describeConfiguration = (name: string, result: Measured) => {
   ];
 };
 
+/**
+ * What the analytics aggregates add per delivery: their UpdateItems, one per
+ * webhook and hour and one per tenant and hour of each batch. Billed by the
+ * larger of the item's two images; `write_units` is the fake's bound from
+ * the item before plus the values sent, `write_units_applied` the image after.
+ */
+const analyticsCost = (result: Measured) => {
+  const command = result.per_successful_delivery.by_command['UpdateItemCommand hookline-analytics'];
+  const writes = command && 'write_units' in command ? command : undefined;
+  return {
+    write_requests: writes?.requests ?? 0,
+    write_units: writes?.write_units ?? 0,
+    write_units_applied: writes?.write_units_applied ?? 0,
+  };
+};
+
+const describeAnalytics = (name: string, cost: ReturnType<typeof analyticsCost>) => [
+  `analytics aggregates, ${name}: ${cost.write_requests} updates per delivery, ${cost.write_units_applied} write units (${cost.write_units} at most) (goal <= 0.1 at 10 deliveries per webhook per batch; the floor is 2 updates per batch, its webhook's hour and its tenant's hour)`,
+];
+
 const instances = Array.from({ length: INSTANCES }, () => newDeliveryInstance(dynamo, sqs));
 try {
   const [first] = instances;
@@ -403,6 +427,8 @@ try {
     ...itemBreakdown(delivered),
     'attempts[0]': itemBreakdown((delivered?.attempts as Record<string, unknown>[])?.[0]),
   };
+  // Every job of a batch to one webhook: ten of its deliveries per batch, the analytics goal's case.
+  const oneWebhook = await measure([first.invoke], [sample], body);
   const retries = await measureRetries(first, await createWebhook(first, '/fail'));
 
   const report = {
@@ -413,6 +439,11 @@ try {
     body_bytes: Buffer.byteLength(body),
     sequential,
     concurrent,
+    one_webhook: oneWebhook,
+    analytics_per_delivery: {
+      [`${WEBHOOKS}_webhooks`]: analyticsCost(sequential),
+      one_webhook: analyticsCost(oneWebhook),
+    },
     delivered_item_bytes: deliveredItemBytes,
     delivered_item_breakdown: deliveredItemBreakdown,
     retries,
@@ -422,6 +453,9 @@ try {
     `${machineLine(report.machine)}; ${WEBHOOKS} webhooks, jobs spread over them`,
     ...describeConfiguration('sequential', sequential),
     ...describeConfiguration('concurrent', concurrent),
+    ...describeConfiguration('one webhook, 10 of its deliveries per batch', oneWebhook),
+    ...describeAnalytics(`${WEBHOOKS} webhooks`, analyticsCost(sequential)),
+    ...describeAnalytics('one webhook', analyticsCost(oneWebhook)),
     `delivery record after its attempt: ${deliveredItemBytes.mean} bytes mean (${deliveredItemBytes.p50} p50, ${deliveredItemBytes.max} max); body ${report.body_bytes} bytes`,
     `retries (receiver answers 500, max_attempts 3): ${retries.attempts} attempts for ${retries.deliveries} deliveries, ${retries.dead_lettered} dead-lettered, ${retries.attempts_per_second} attempts/s`,
     `  per attempt: SQS requests ${retries.per_attempt.sqs_requests}, DynamoDB write requests ${retries.per_attempt.dynamodb_write_requests} (${retries.per_attempt.dynamodb_items_written} items), write units ${retries.per_attempt.dynamodb_write_units} (goal <= 4.05, half of 8.1), reads ${retries.per_attempt.dynamodb_read_requests}; abandoned record ${retries.abandoned_item_bytes.mean} bytes mean`,

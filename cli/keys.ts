@@ -32,6 +32,7 @@ Without --stack the keys go to the local runtime's DynamoDB: AWS_ENDPOINT_URL_DY
 $HOOKLINE_DATA_DIR) says, else port 8000; table $TABLE_NAME, else the runtime's, else
 ${CONFIG_TABLE.localName}. With --stack they go to that deployed stack's table and usage plan.
 Permissions default to all of: ${PERMISSIONS.join(', ')}.
+A producer that publishes events over HTTP (POST /api/v1/events) needs only: --permissions publish.
 create prints the new key alone on the last line of its output.`;
 
 /** The local endpoints this run used, for the message if nothing answers there. */

@@ -3,15 +3,18 @@ import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { HooklineStack } from './hookline-stack.ts';
 import { acknowledgeNagFindings } from './nag-acknowledgements.ts';
-import { API } from './resources.ts';
+import { API, ISOLATION } from './resources.ts';
 
 /**
  * The CDK app, built one way for `cdk deploy`, the local runtime and the
  * tests. Settings come from context (cdk.json, -c name=value, or the local
  * runtime's options): stackName, apiRateLimit, apiBurstLimit,
  * authorizerCacheTtlSeconds, retryAfterSeconds, maxWebhooksPerTenant,
- * deliveryRetentionDays, autoDisableAfterHours, deliveryConcurrency,
- * allowPrivateTargets, alarmEmail, destroyOnRemoval. The stack checks their ranges; a
+ * deliveryRetentionDays, analyticsRetentionMonths, autoDisableAfterHours, deliveryConcurrency,
+ * allowPrivateTargets, alarmEmail, destroyOnRemoval, and the isolation settings
+ * (circuitFailureThreshold, circuitOpenSeconds, circuitMaxOpenSeconds,
+ * slowReceiverMs, overflowConcurrency, tenantEventsPerSecond, tenantBurst:
+ * lib/resources.ts, ISOLATION). The stack checks their ranges; a
  * value that is not a number (or, for the flags, not true or false) stops here.
  */
 
@@ -83,8 +86,10 @@ export const createApp = (options: CreateAppOptions = {}): { app: App; stack: Ho
     retryAfterSeconds: number('retryAfterSeconds'),
     maxWebhooksPerTenant: number('maxWebhooksPerTenant'),
     deliveryRetentionDays: number('deliveryRetentionDays'),
+    analyticsRetentionMonths: number('analyticsRetentionMonths'),
     autoDisableAfterHours: number('autoDisableAfterHours'),
     deliveryConcurrency: number('deliveryConcurrency'),
+    isolation: Object.fromEntries(Object.keys(ISOLATION).map((name) => [name, number(name)])),
     allowPrivateTargets: flagFrom(app, 'allowPrivateTargets'),
     alarmEmail: stringFrom(app, 'alarmEmail'),
     removalPolicy: flagFrom(app, 'destroyOnRemoval') ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,

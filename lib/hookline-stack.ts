@@ -11,11 +11,14 @@ import { WebhooksApi } from './constructs/webhooks-api.ts';
 import { markForLocalRuntime } from './local-metadata.ts';
 import {
   ALARM_THRESHOLDS,
+  ANALYTICS_TABLE,
   API,
   CONFIG_TABLE,
   DEAD_LETTER_RETENTION_SECONDS,
   DELIVERIES_TABLE,
   FUNCTION_TIMEOUT_SECONDS,
+  ISOLATION,
+  OVERFLOW_QUEUE,
   QUEUES,
   type QueueDefinition,
 } from './resources.ts';
@@ -28,12 +31,19 @@ export interface HooklineStackProps extends StackProps {
   maxWebhooksPerTenant?: number;
   /** Days delivery history and event de-duplication are kept (1 to 365, default 30). */
   deliveryRetentionDays?: number;
+  /** Calendar months delivery analytics are kept (1 to 120, default 13), then expired by TTL. */
+  analyticsRetentionMonths?: number;
   /** Hours of unbroken failure after which a webhook is switched off (1 to 2160, default 24). */
   autoDisableAfterHours?: number;
   /** Lets webhooks target loopback, private and metadata addresses: for test setups only. */
   allowPrivateTargets?: boolean;
   /** Most delivery functions the deliveries queue runs at once (2 to 1000, default 50). */
   deliveryConcurrency?: number;
+  /**
+   * Circuit breakers, the overflow lane and tenant shares (lib/resources.ts,
+   * ISOLATION, gives each one's meaning, default and range).
+   */
+  isolation?: Partial<Record<keyof typeof ISOLATION, number | undefined>>;
   logRetention?: RetentionDays;
   /** Where alarms are mailed besides their SNS topic. */
   alarmEmail?: string | undefined;
@@ -61,6 +71,12 @@ const checkRange = (
   }
 };
 
+/** The settings given, without the keys left undefined (so the defaults stand). */
+const definedOnly = <T extends Record<string, number | undefined>>(values: T) =>
+  Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as {
+    [K in keyof T]?: number;
+  };
+
 /**
  * Hookline on AWS: the config and deliveries tables, the ingest and delivery
  * queues with their dead-letter queues and their consumers, and the
@@ -75,8 +91,46 @@ export class HooklineStack extends Stack {
     checkRange('retryAfterSeconds', props.retryAfterSeconds, 1, 86_400);
     checkRange('maxWebhooksPerTenant', props.maxWebhooksPerTenant, 1, 100_000);
     checkRange('deliveryRetentionDays', props.deliveryRetentionDays, 1, 365);
+    checkRange(
+      'analyticsRetentionMonths',
+      props.analyticsRetentionMonths,
+      ANALYTICS_TABLE.retentionMonths.min,
+      ANALYTICS_TABLE.retentionMonths.max,
+    );
     checkRange('autoDisableAfterHours', props.autoDisableAfterHours, 1, 24 * 90);
     checkRange('deliveryConcurrency', props.deliveryConcurrency, 2, 1000);
+    const given = definedOnly(props.isolation ?? {});
+    const isolation = {
+      ...ISOLATION,
+      // A lower failure threshold brings the timeout threshold down with it, unless it is given.
+      circuitTimeoutThreshold: Math.min(
+        ISOLATION.circuitTimeoutThreshold,
+        Math.max(1, given.circuitFailureThreshold ?? ISOLATION.circuitFailureThreshold),
+      ),
+      ...given,
+    };
+    checkRange('circuitFailureThreshold', isolation.circuitFailureThreshold, 0, 100);
+    checkRange(
+      'circuitTimeoutThreshold',
+      isolation.circuitTimeoutThreshold,
+      1,
+      Math.max(1, isolation.circuitFailureThreshold),
+    );
+    checkRange('circuitOpenSeconds', isolation.circuitOpenSeconds, 1, 3600);
+    checkRange(
+      'circuitMaxOpenSeconds',
+      isolation.circuitMaxOpenSeconds,
+      isolation.circuitOpenSeconds,
+      86_400,
+    );
+    checkRange('slowReceiverMs', isolation.slowReceiverMs, 100, 30_000);
+    // 0: no overflow lane; otherwise at least 2, Lambda's least MaximumConcurrency.
+    if (isolation.overflowConcurrency === 1) {
+      throw new Error('overflowConcurrency must be 0 (no overflow lane) or from 2 to 1000; got 1');
+    }
+    checkRange('overflowConcurrency', isolation.overflowConcurrency, 0, 1000);
+    checkRange('tenantEventsPerSecond', isolation.tenantEventsPerSecond, 0, 1000);
+    checkRange('tenantBurst', isolation.tenantBurst, 1, 100_000);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
 
@@ -105,11 +159,39 @@ export class HooklineStack extends Stack {
       ...tableDefaults,
     });
     markForLocalRuntime(deliveriesTable, { name: DELIVERIES_TABLE.localName });
+    const analyticsTable = new TableV2(this, 'AnalyticsTable', {
+      partitionKey: { name: ANALYTICS_TABLE.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: ANALYTICS_TABLE.sortKey, type: AttributeType.STRING },
+      timeToLiveAttribute: ANALYTICS_TABLE.timeToLiveAttribute,
+      ...tableDefaults,
+    });
+    markForLocalRuntime(analyticsTable, { name: ANALYTICS_TABLE.localName });
+    // What the functions that add to or read the aggregates read (functions/commons/analytics-settings.ts).
+    const analyticsEnvironment = {
+      ANALYTICS_TABLE_NAME: analyticsTable.tableName,
+      ANALYTICS_RETENTION_MONTHS: String(
+        props.analyticsRetentionMonths ?? ANALYTICS_TABLE.retentionMonths.default,
+      ),
+    };
 
     const queues = {
       events: this.queueWithDeadLetters('Events', QUEUES.events),
       deliveries: this.queueWithDeadLetters('Deliveries', QUEUES.deliveries),
     };
+    // The overflow lane's jobs dead-letter where the standard lane's do: one place to look.
+    const overflowQueue =
+      isolation.overflowConcurrency > 0
+        ? new Queue(this, 'DeliveriesOverflowQueue', {
+            visibilityTimeout: Duration.seconds(OVERFLOW_QUEUE.visibilityTimeoutSeconds),
+            encryption: QueueEncryption.SQS_MANAGED,
+            enforceSSL: true,
+            deadLetterQueue: {
+              queue: queues.deliveries.deadLetterQueue,
+              maxReceiveCount: OVERFLOW_QUEUE.maxReceiveCount,
+            },
+          })
+        : undefined;
+    if (overflowQueue) markForLocalRuntime(overflowQueue, { name: OVERFLOW_QUEUE.name });
 
     // What every function that sends or records deliveries reads (functions/commons/delivery-settings.ts).
     const deliveryEnvironment = {
@@ -140,11 +222,13 @@ export class HooklineStack extends Stack {
 
     const apiFunction = new NodeFunction(this, 'ApiFunction', {
       handler: 'api',
-      description: 'Webhook management API (every route under /api/v1/webhooks)',
+      description: 'Hookline API (every route under /api/v1: webhooks, events, openapi.json)',
       timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS.api),
       environment: {
         ...deliveryEnvironment,
         MAX_WEBHOOKS_PER_TENANT: String(props.maxWebhooksPerTenant ?? 1000),
+        EVENTS_QUEUE_URL: queues.events.queue.queueUrl,
+        ...analyticsEnvironment,
       },
       logRetention,
       removalPolicy,
@@ -170,24 +254,53 @@ export class HooklineStack extends Stack {
         resources: [deliveriesTable.tableArn],
       }),
     );
-    // A manual retry is queued as a job; the API never dead-letters.
+    // Analytics: the hours and days of a range; a day that is over is written once,
+    // summed from its hours, the first time it is read.
+    apiFunction.addToRolePolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: ['dynamodb:Query', 'dynamodb:BatchWriteItem'],
+        resources: [analyticsTable.tableArn],
+      }),
+    );
+    // A manual retry is queued as a job; the API never dead-letters. POST /events
+    // queues producers' events (SendMessageBatch is authorized as SendMessage).
     apiFunction.addToRolePolicy(
       new PolicyStatement({
         effect: Effect.ALLOW,
         actions: ['sqs:SendMessage'],
-        resources: [queues.deliveries.queue.queueArn],
+        resources: [queues.deliveries.queue.queueArn, queues.events.queue.queueArn],
       }),
     );
 
     const workers = new DeliveryWorkers(this, 'Workers', {
       configTable: table,
       deliveriesTable,
+      analytics: { table: analyticsTable, environment: analyticsEnvironment },
       ...queues,
       environment: {
         ...deliveryEnvironment,
         AUTO_DISABLE_AFTER_HOURS: String(props.autoDisableAfterHours ?? 24),
       },
       deliveryConcurrency: props.deliveryConcurrency ?? 50,
+      isolation: {
+        // What the workers read (functions/commons/isolation-settings.ts).
+        environment: {
+          CIRCUIT_FAILURE_THRESHOLD: String(isolation.circuitFailureThreshold),
+          CIRCUIT_TIMEOUT_THRESHOLD: String(isolation.circuitTimeoutThreshold),
+          CIRCUIT_OPEN_SECONDS: String(isolation.circuitOpenSeconds),
+          CIRCUIT_MAX_OPEN_SECONDS: String(isolation.circuitMaxOpenSeconds),
+          SLOW_RECEIVER_MS: String(isolation.slowReceiverMs),
+          TENANT_EVENTS_PER_SECOND: String(isolation.tenantEventsPerSecond),
+          TENANT_BURST: String(isolation.tenantBurst),
+          ...(overflowQueue ? { DELIVERIES_OVERFLOW_QUEUE_URL: overflowQueue.queueUrl } : {}),
+        },
+        overflow: overflowQueue && {
+          queue: overflowQueue,
+          concurrency: isolation.overflowConcurrency,
+        },
+        tenantShares: isolation.tenantEventsPerSecond > 0,
+      },
       logRetention,
       removalPolicy,
     });
@@ -216,6 +329,16 @@ export class HooklineStack extends Stack {
           deadLetters: false,
           maxAgeSeconds: ALARM_THRESHOLDS.deliveriesAgeSeconds,
         },
+        ...(overflowQueue
+          ? [
+              {
+                name: 'DeliveriesOverflowQueue',
+                queue: overflowQueue,
+                deadLetters: false,
+                maxAgeSeconds: ALARM_THRESHOLDS.deliveriesAgeSeconds,
+              },
+            ]
+          : []),
         {
           name: 'EventsDeadLetterQueue',
           queue: queues.events.deadLetterQueue,
@@ -263,8 +386,12 @@ export class HooklineStack extends Stack {
     new CfnOutput(this, 'ConfigTableName', { value: table.tableName });
     new CfnOutput(this, 'UsagePlanId', { value: api.usagePlan.usagePlanId });
     new CfnOutput(this, 'DeliveriesTableName', { value: deliveriesTable.tableName });
+    new CfnOutput(this, 'AnalyticsTableName', { value: analyticsTable.tableName });
     new CfnOutput(this, 'EventsQueueUrl', { value: queues.events.queue.queueUrl });
     new CfnOutput(this, 'DeliveriesQueueUrl', { value: queues.deliveries.queue.queueUrl });
+    if (overflowQueue) {
+      new CfnOutput(this, 'DeliveriesOverflowQueueUrl', { value: overflowQueue.queueUrl });
+    }
     new CfnOutput(this, 'EventsDeadLetterQueueUrl', {
       value: queues.events.deadLetterQueue.queueUrl,
     });

@@ -41,6 +41,20 @@ export const DELIVERIES_TABLE = {
   timeToLiveAttribute: 'expires_at',
 } as const;
 
+/**
+ * Delivery analytics: per webhook and per tenant, an item per hour that
+ * each delivery batch adds to, and an item per day once the day is over
+ * (docs/data-model.md). Kept far longer than the history (13 months by
+ * default, context `analyticsRetentionMonths`), then expired by TTL.
+ */
+export const ANALYTICS_TABLE = {
+  localName: 'hookline-analytics',
+  partitionKey: KEYS.partition,
+  sortKey: KEYS.sort,
+  timeToLiveAttribute: 'expires_at',
+  retentionMonths: { default: 13, min: 1, max: 120 },
+} as const;
+
 /** Delivery batches: SQS batch size and how long the event source waits to fill one. */
 export const BATCHING = {
   events: { batchSize: 10, maxBatchingWindowSeconds: 0 },
@@ -73,6 +87,43 @@ export const QUEUES = {
   },
 } as const satisfies Record<string, QueueDefinition>;
 
+/**
+ * The overflow lane: delivery jobs of webhooks not known to answer fast (new,
+ * slow, or with an open circuit), consumed by the delivery function through a
+ * mapping of its own, so they never hold the concurrency fast receivers use.
+ * Its dead letters go to the deliveries' dead-letter queue.
+ */
+export const OVERFLOW_QUEUE = {
+  name: 'webhook-deliveries-overflow',
+  visibilityTimeoutSeconds: QUEUES.deliveries.visibilityTimeoutSeconds,
+  maxReceiveCount: QUEUES.deliveries.maxReceiveCount,
+} as const;
+
+/**
+ * What keeps one receiver's or one tenant's trouble from delaying everyone
+ * else's deliveries (docs/architecture.md, "Isolation"). Each is CDK context
+ * of the same name, range-checked by the stack, and reaches the workers as an
+ * environment variable (functions/commons/isolation-settings.ts).
+ */
+export const ISOLATION = {
+  /** Counted failures in a row (timeouts, connection failures, 5xx) that open a webhook's circuit; 0 turns the breaker off. */
+  circuitFailureThreshold: 5,
+  /** Timeouts among them that open it sooner: a timeout holds a sender for the webhook's whole timeout. */
+  circuitTimeoutThreshold: 2,
+  /** Seconds an open circuit waits before its first probe; doubled after each failed probe. */
+  circuitOpenSeconds: 30,
+  /** The longest wait between two probes, seconds. */
+  circuitMaxOpenSeconds: 600,
+  /** A send still unanswered after this many ms moves its webhook to the overflow lane; half of it, answered, moves it back. */
+  slowReceiverMs: 1000,
+  /** Most delivery functions the overflow lane runs at once, besides deliveryConcurrency; 0: no overflow lane. */
+  overflowConcurrency: 20,
+  /** Events per second one tenant's events enter delivery at, beyond its burst; 0 turns tenant shares off. */
+  tenantEventsPerSecond: 100,
+  /** Events of a tenant that enter delivery at once before its share paces the rest. */
+  tenantBurst: 100,
+} as const;
+
 /** Dead-letter queues keep messages for the longest time SQS allows. */
 export const DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600;
 
@@ -89,9 +140,47 @@ export const FUNCTION_TIMEOUT_SECONDS = {
   delivery: 90,
 } as const;
 
+/** Path segments under the stage of every route in functions/routes/table.ts: /api/v1. */
+const API_ROOT = ['api', 'v1'] as const;
+
+export interface ApiResourceDefinition {
+  /** Segments below API.rootPath. */
+  path: readonly string[];
+  /** `ANY` sends every method to the API function, which answers 405 itself. */
+  methods: readonly ('ANY' | 'GET')[];
+  /** Also `{proxy+}` below it, with the same methods and access. */
+  subtree: boolean;
+  /**
+   * `key`: the REQUEST authorizer over X-API-Key and the per-key usage plan.
+   * `public`: neither (no key needed), throttled per method instead.
+   */
+  access: 'key' | 'public';
+}
+
+/**
+ * The API's resources, one per group of routes in functions/routes/table.ts;
+ * the stack builds them and the local gateway serves what the template then
+ * holds. A route's path must lie in one of them, with the same access
+ * (test/api/openapi.test.ts checks every route against the template).
+ */
+export const API_RESOURCES: readonly ApiResourceDefinition[] = [
+  { path: ['webhooks'], methods: ['ANY'], subtree: true, access: 'key' },
+  { path: ['events'], methods: ['ANY'], subtree: false, access: 'key' },
+  // The API's description: public, read-only, the same for every caller.
+  { path: ['openapi.json'], methods: ['GET'], subtree: false, access: 'public' },
+];
+
 export const API = {
-  /** Path segments under the stage: /api/v1/webhooks. */
-  basePath: ['api', 'v1', 'webhooks'],
+  /** Path segments under the stage of the webhooks resource: /api/v1/webhooks (the ApiUrl output). */
+  basePath: [...API_ROOT, 'webhooks'],
+  /** Path segments under the stage below which every route lives: /api/v1. */
+  rootPath: API_ROOT,
+  resources: API_RESOURCES,
+  /**
+   * Throttling of each public method (stage method settings), which no usage
+   * plan covers: nobody's key is spent on them, so nobody's bucket limits them.
+   */
+  publicThrottle: { rateLimit: 10, burstLimit: 20 },
   stageName: 'prod',
   /** How long API Gateway caches an authorizer answer per key; also how long a revoked key may still work. */
   authorizerCacheTtlSeconds: 300,

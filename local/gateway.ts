@@ -17,13 +17,15 @@ import {
 } from '../lib/resources.ts';
 import { close, listen } from './http-server.ts';
 import { InvocationTimeout, invoke } from './lambda-context.ts';
+import type { ApiMethodModel, ApiResourceModel } from './stack-model.ts';
 import { TokenBuckets } from './token-bucket.ts';
 
 /**
- * API Gateway (REST, Lambda proxy) in front of the real handlers: the same
- * resources, authorizer with its cache, usage-plan throttling and gateway
- * responses as the stack, and byte-for-byte the event shapes the deployed
- * functions receive.
+ * API Gateway (REST, Lambda proxy) in front of the real handlers: the
+ * template's resources and methods (a method behind the key authorizer, or
+ * public), the authorizer with its cache, usage-plan and method throttling
+ * and gateway responses as the stack has them, and byte-for-byte the event
+ * shapes the deployed functions receive.
  */
 
 type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
@@ -35,6 +37,8 @@ type AuthorizerHandler = (
 export interface GatewayOptions {
   host: string;
   port: number;
+  /** The template's resources and their methods (stack-model.ts readApi). */
+  resources: readonly ApiResourceModel[];
   /** The functions behind the gateway, each with its own timeout from the template. */
   api: { handler: ApiHandler; timeoutMs: number };
   authorizer: { handler: AuthorizerHandler; timeoutMs: number };
@@ -60,8 +64,6 @@ const API_ID = 'local';
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
 /** Lambda's limit on a synchronous invocation's event (which holds the body) and on its answer. */
 const MAX_LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024;
-const BASE_PATH = `/${API.basePath.join('/')}`;
-const PROXY_RESOURCE = `${BASE_PATH}/{proxy+}`;
 
 class PayloadTooLarge extends Error {}
 class IntegrationTimeout extends Error {}
@@ -118,20 +120,80 @@ const queryMaps = (url: URL) => {
   return { queryStringParameters, multiValueQueryStringParameters };
 };
 
-/** The stack's resources: the base path and `{proxy+}` below it, method ANY on both. */
-const resolveResource = (path: string) => {
-  const trimmed = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
-  if (trimmed === BASE_PATH) return { resource: BASE_PATH, pathParameters: null };
-  if (trimmed.startsWith(`${BASE_PATH}/`)) {
-    const proxy = trimmed.slice(BASE_PATH.length + 1);
-    try {
-      return { resource: PROXY_RESOURCE, pathParameters: { proxy: decodeURIComponent(proxy) } };
-    } catch {
-      return { resource: PROXY_RESOURCE, pathParameters: { proxy } };
+const decoded = (text: string): string => {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+};
+
+const segmentsOf = (path: string) => path.split('/').slice(1);
+
+/** A literal segment before a `{name}`, and `{name}` before a greedy `{name+}`, from the left. */
+const specificity = (segment: string) =>
+  segment.endsWith('+}') ? 2 : segment.startsWith('{') ? 1 : 0;
+
+const bySpecificity = (a: ApiResourceModel, b: ApiResourceModel): number => {
+  const left = segmentsOf(a.path);
+  const right = segmentsOf(b.path);
+  for (let index = 0; index < Math.min(left.length, right.length); index++) {
+    const order = specificity(left[index] ?? '') - specificity(right[index] ?? '');
+    if (order !== 0) return order;
+  }
+  return right.length - left.length;
+};
+
+/** The resource a path falls in and its path parameters, as API Gateway matches them. */
+const matchResource = (resource: ApiResourceModel, parts: readonly string[]) => {
+  const template = segmentsOf(resource.path);
+  const parameters: Record<string, string> = {};
+  for (const [index, segment] of template.entries()) {
+    if (segment.endsWith('+}')) {
+      const rest = parts.slice(index);
+      if (rest.length === 0 || rest.some((part) => part === '')) return undefined;
+      parameters[segment.slice(1, -2)] = decoded(rest.join('/'));
+      return parameters;
     }
+    const part = parts[index];
+    if (part === undefined || part === '') return undefined;
+    if (segment.startsWith('{')) parameters[segment.slice(1, -1)] = decoded(part);
+    else if (segment !== part) return undefined;
+  }
+  return template.length === parts.length ? parameters : undefined;
+};
+
+/** Resources in the order API Gateway tries them: the most specific first. */
+const inMatchOrder = (resources: readonly ApiResourceModel[]) => [...resources].sort(bySpecificity);
+
+/**
+ * The resource and method a request reaches, with its path parameters, or
+ * undefined where API Gateway answers MISSING_AUTHENTICATION_TOKEN.
+ * `resources` in match order.
+ */
+const resolveResource = (resources: readonly ApiResourceModel[], path: string, method: string) => {
+  const trimmed = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+  const parts = segmentsOf(trimmed);
+  for (const resource of resources) {
+    const parameters = matchResource(resource, parts);
+    if (!parameters) continue;
+    const found =
+      resource.methods.find((candidate) => candidate.httpMethod === method) ??
+      resource.methods.find((candidate) => candidate.httpMethod === 'ANY');
+    // A resource without the method is what API Gateway answers for an unknown path too.
+    if (!found) return undefined;
+    return {
+      resource: resource.path,
+      method: found,
+      pathParameters: Object.keys(parameters).length > 0 ? parameters : null,
+    };
   }
   return undefined;
 };
+
+/** Where the gateway sends a request, for tests that hold the route table to the template. */
+export const resourceFor = (resources: readonly ApiResourceModel[], path: string, method: string) =>
+  resolveResource(inMatchOrder(resources), path, method);
 
 /** IAM-style wildcard match of a policy resource against the method ARN. */
 const resourceMatches = (pattern: string, arn: string): boolean => {
@@ -170,6 +232,18 @@ const stringContext = (context: APIGatewayAuthorizerResult['context']) => {
 export const startGateway = async (options: GatewayOptions): Promise<RunningGateway> => {
   const authorizerCache = new Map<string, { result: APIGatewayAuthorizerResult; until: number }>();
   const buckets = new TokenBuckets(options.throttle.rateLimit, options.throttle.burstLimit);
+  const resources = inMatchOrder(options.resources);
+  // Stage method throttling: one bucket per method, shared by every caller.
+  const methodBuckets = new Map<ApiMethodModel, TokenBuckets>();
+  const methodAllows = (method: ApiMethodModel): boolean => {
+    if (!method.throttle) return true;
+    let bucket = methodBuckets.get(method);
+    if (!bucket) {
+      bucket = new TokenBuckets(method.throttle.rateLimit, method.throttle.burstLimit);
+      methodBuckets.set(method, bucket);
+    }
+    return bucket.take('method');
+  };
   const log = options.log ?? (() => undefined);
 
   const sendGatewayResponse = (response: ServerResponse, type: string, requestId: string) => {
@@ -226,7 +300,7 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
       }
       throw error;
     }
-    const route = resolveResource(url.pathname);
+    const route = resolveResource(resources, url.pathname, method);
     if (!route) {
       return { status: sendGatewayResponse(response, 'MISSING_AUTHENTICATION_TOKEN', requestId) };
     }
@@ -258,7 +332,7 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
       stage: API.stageName,
       requestId,
       requestTimeEpoch: now.getTime(),
-      resourceId: route.resource === BASE_PATH ? 'base' : 'proxy',
+      resourceId: route.resource,
       resourcePath: route.resource,
       domainName: request.headers.host ?? '127.0.0.1',
       domainPrefix: API_ID,
@@ -275,6 +349,20 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
       pathParameters: route.pathParameters,
       stageVariables: null,
     };
+
+    if (route.method.access === 'public') {
+      if (!methodAllows(route.method)) {
+        return { status: sendGatewayResponse(response, 'THROTTLED', requestId) };
+      }
+      // No authorizer ran: the function sees no authorizer context, as on AWS.
+      const event: APIGatewayProxyEvent = {
+        ...shared,
+        requestContext: { ...requestContext, authorizer: undefined },
+        body: body === '' ? null : body,
+        isBase64Encoded: false,
+      };
+      return invokeApi(response, event, body, requestId, undefined);
+    }
 
     // The authorizer's identity source: no X-API-Key, no call, a 401.
     const apiKey = request.headers['x-api-key'];
@@ -308,7 +396,7 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
     if (!usageKey) {
       return { status: sendGatewayResponse(response, 'INVALID_API_KEY', requestId), principal };
     }
-    if (!buckets.take(usageKey)) {
+    if (!buckets.take(usageKey) || !methodAllows(route.method)) {
       return { status: sendGatewayResponse(response, 'THROTTLED', requestId), principal };
     }
 
@@ -325,6 +413,17 @@ export const startGateway = async (options: GatewayOptions): Promise<RunningGate
       body: body === '' ? null : body,
       isBase64Encoded: false,
     };
+    return invokeApi(response, event, body, requestId, principal);
+  };
+
+  /** The integration: the API function's answer, within Lambda's and API Gateway's limits. */
+  const invokeApi = async (
+    response: ServerResponse,
+    event: APIGatewayProxyEvent,
+    body: string,
+    requestId: string,
+    principal: string | undefined,
+  ): Promise<{ status: number; principal?: string }> => {
     // A larger event never reaches the function; API Gateway refuses the request.
     if (
       Buffer.byteLength(body) > MAX_LAMBDA_PAYLOAD_BYTES / 2 &&

@@ -204,6 +204,21 @@ const lambdaEnvironment = (
   ...(process.env.PATH ? { PATH: process.env.PATH } : {}),
 });
 
+/**
+ * Queue URLs at the gate's address. A configured service answers URLs at its
+ * own host, and the SDK sends a call to the host of its QueueUrl rather than
+ * to its endpoint: the functions would reach the service around the gate,
+ * unchecked. The gate forwards the path, by which LocalStack and fauxqs find
+ * a queue whatever the host.
+ */
+const behindGate = (urls: Map<string, string>, gate: string): Map<string, string> =>
+  new Map(
+    [...urls].map(([logicalId, url]) => {
+      const { pathname, search } = new URL(url);
+      return [logicalId, `${gate}${pathname}${search}`];
+    }),
+  );
+
 const stringEnvironment = (value: unknown, fn: FunctionModel): Record<string, string> => {
   const result: Record<string, string> = {};
   for (const [name, entry] of Object.entries(value as Record<string, unknown>)) {
@@ -297,9 +312,12 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     await ensureTables(dynamoClient, stack);
     const sqsClient = new SQSClient({ endpoint: sqs.endpoint });
     stops.push(async () => sqsClient.destroy());
-    const queueUrls = await ensureQueues(sqsClient, stack, {
-      visibilityTimeoutSeconds: options.queueVisibilityTimeoutSeconds,
-    });
+    const queueUrls = behindGate(
+      await ensureQueues(sqsClient, stack, {
+        visibilityTimeoutSeconds: options.queueVisibilityTimeoutSeconds,
+      }),
+      sqs.endpoint,
+    );
     const outputs = Object.fromEntries(
       Object.entries(template.Outputs ?? {}).map(([name, output]) => [
         name,
@@ -374,6 +392,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     const gateway = await startGateway({
       host: options.host,
       port: options.port,
+      resources: stack.api.resources,
       api: { handler: api.running.handler, timeoutMs: api.model.timeoutSeconds * 1000 },
       authorizer: {
         handler: authorizer.running.handler,

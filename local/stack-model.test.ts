@@ -57,12 +57,30 @@ describe('readStackModel', () => {
     expect(stack.tables.map((table) => [table.name, table.ttlAttribute])).toEqual([
       ['hookline-config', undefined],
       ['hookline-deliveries', 'expires_at'],
+      ['hookline-analytics', 'expires_at'],
     ]);
     expect(stack.api).toMatchObject({
       authorizerCacheTtlSeconds: 300,
       throttle: { rateLimit: 50, burstLimit: 100 },
       retryAfterSeconds: 1,
       integrationTimeoutMs: 29_000,
+    });
+  });
+
+  it('reads the API’s resources and each method’s access and throttling from the template', async () => {
+    const stack = await stackModelForTests();
+
+    const byPath = Object.fromEntries(
+      stack.api.resources.map((resource) => [resource.path, resource.methods]),
+    );
+    const keyed = [{ httpMethod: 'ANY', access: 'key', throttle: undefined }];
+    expect(byPath).toEqual({
+      '/api/v1/webhooks': keyed,
+      '/api/v1/webhooks/{proxy+}': keyed,
+      '/api/v1/events': keyed,
+      '/api/v1/openapi.json': [
+        { httpMethod: 'GET', access: 'public', throttle: { rateLimit: 10, burstLimit: 20 } },
+      ],
     });
   });
 

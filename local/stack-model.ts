@@ -68,7 +68,29 @@ export interface EventSourceMappingModel {
   enabled: boolean;
 }
 
+/** A method of a resource, as the gateway must treat it. */
+export interface ApiMethodModel {
+  /** `ANY` or one method. */
+  httpMethod: string;
+  /**
+   * `key`: the REQUEST authorizer runs and the usage plan throttles the key
+   * it names (AuthorizationType CUSTOM, ApiKeyRequired). `public`: neither
+   * (AuthorizationType NONE, no API key required).
+   */
+  access: 'key' | 'public';
+  /** The stage's method throttling for it (MethodSettings), if any. */
+  throttle: { rateLimit: number; burstLimit: number } | undefined;
+}
+
+export interface ApiResourceModel {
+  /** The resource's whole path: `/api/v1/webhooks/{proxy+}`. */
+  path: string;
+  methods: ApiMethodModel[];
+}
+
 export interface ApiModel {
+  /** Every resource with at least one method, as the template defines them. */
+  resources: ApiResourceModel[];
   apiFunction: string;
   authorizerFunction: string;
   authorizerCacheTtlSeconds: number;
@@ -394,6 +416,7 @@ const readApi = (
   );
   const [authorizer, ...others] = ofType('AWS::ApiGateway::Authorizer');
   if (!authorizer || others.length > 0) throw new Error('The local gateway runs one authorizer');
+  const resources = readResources(ofType, authorizer[0]);
   const [[, usagePlan] = [] as unknown as [string, CfnResource]] = ofType(
     'AWS::ApiGateway::UsagePlan',
   );
@@ -405,6 +428,7 @@ const readApi = (
     throttled?.[1].Properties?.ResponseParameters as Record<string, string> | undefined
   )?.['gatewayresponse.header.Retry-After'];
   return {
+    resources,
     apiFunction,
     authorizerFunction: functionIn(authorizer[1].Properties?.AuthorizerUri, 'the authorizer'),
     authorizerCacheTtlSeconds: Number(
@@ -418,4 +442,75 @@ const readApi = (
     retryAfterSeconds: retryAfter === undefined ? undefined : Number(retryAfter.replace(/'/g, '')),
     integrationTimeoutMs: Math.max(...timeouts),
   };
+};
+
+/** A MethodSettings path (`/~1api~1v1~1openapi.json`: a slash, then the path with `~1` for `/`). */
+const settingsPath = (resourcePath: string) => resourcePath.slice(1).replaceAll('~1', '/');
+
+/**
+ * The API's resources, their paths built from each one's PathPart up its
+ * parents, and their methods' access and throttling. What the local gateway
+ * cannot do as API Gateway would is refused here rather than served
+ * differently.
+ */
+const readResources = (
+  ofType: (type: string) => [string, CfnResource][],
+  authorizerId: string,
+): ApiResourceModel[] => {
+  const parts = new Map(
+    ofType('AWS::ApiGateway::Resource').map(([id, resource]) => [
+      id,
+      {
+        part: String(resource.Properties?.PathPart),
+        parent: referencedIds(resource.Properties?.ParentId)[0],
+      },
+    ]),
+  );
+  const pathOf = (id: string | undefined): string => {
+    const resource = id === undefined ? undefined : parts.get(id);
+    // The root resource is the RestApi's RootResourceId, not a resource of its own.
+    return resource ? `${pathOf(resource.parent)}/${resource.part}` : '';
+  };
+  const settings = ofType('AWS::ApiGateway::Stage').flatMap(
+    ([, stage]) => (stage.Properties?.MethodSettings ?? []) as Record<string, CfnValue>[],
+  );
+  const throttleOf = (path: string, httpMethod: string) => {
+    const setting = settings.find(
+      (each) =>
+        settingsPath(String(each.ResourcePath)) === path &&
+        String(each.HttpMethod) === httpMethod &&
+        each.ThrottlingRateLimit !== undefined,
+    );
+    return setting
+      ? {
+          rateLimit: Number(setting.ThrottlingRateLimit),
+          burstLimit: Number(setting.ThrottlingBurstLimit ?? 0),
+        }
+      : undefined;
+  };
+  const byPath = new Map<string, ApiResourceModel>();
+  for (const [id, method] of ofType('AWS::ApiGateway::Method')) {
+    const properties = method.Properties ?? {};
+    const path = pathOf(referencedIds(properties.ResourceId)[0]) || '/';
+    const httpMethod = String(properties.HttpMethod);
+    const authorization = String(properties.AuthorizationType ?? 'NONE');
+    const keyed = properties.ApiKeyRequired === true;
+    let access: ApiMethodModel['access'];
+    if (authorization === 'CUSTOM' && keyed) {
+      if (!referencedIds(properties.AuthorizerId).includes(authorizerId)) {
+        throw new Error(`Method ${id} names an authorizer the local gateway does not run`);
+      }
+      access = 'key';
+    } else if (authorization === 'NONE' && !keyed) {
+      access = 'public';
+    } else {
+      throw new Error(
+        `Method ${id} (${authorization}, ApiKeyRequired ${keyed}) is not served by the local gateway`,
+      );
+    }
+    const resource = byPath.get(path) ?? { path, methods: [] };
+    resource.methods.push({ httpMethod, access, throttle: throttleOf(path, httpMethod) });
+    byPath.set(path, resource);
+  }
+  return [...byPath.values()];
 };

@@ -29,13 +29,15 @@ export const apiKeyIndexSort = (tenant: string, createdAt: string, keyId: string
 /**
  * The deliveries table: each webhook's deliveries in its own partition, sorted
  * by their time-ordered ids; an item per ingested event for de-duplication;
- * a rate-limit item per webhook.
+ * a rate-limit item per webhook; a share item per tenant (TENANT#<tenant>).
  */
 export const WEBHOOK_PARTITION_PREFIX = 'WEBHOOK#';
 export const webhookPartition = (webhookId: string) => `${WEBHOOK_PARTITION_PREFIX}${webhookId}`;
 export const DELIVERY_SORT_PREFIX = 'DELIVERY#';
 export const deliverySort = (deliveryId: string) => `${DELIVERY_SORT_PREFIX}${deliveryId}`;
 export const RATE_SORT = 'RATE';
+/** A tenant's share clock (functions/domain/delivery/tenant-share.ts), under its own partition. */
+export const SHARE_SORT = 'SHARE';
 export const eventPartition = (tenant: string, eventId: string) => `EVENT#${tenant}#${eventId}`;
 export const EVENT_SORT = 'EVENT';
 /** Seconds since the epoch after which DynamoDB's TTL may delete the item. */

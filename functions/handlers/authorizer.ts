@@ -16,7 +16,11 @@ import { ApiKeyRepository } from '../repositories/api-keys.ts';
 
 const keys = new ApiKeyRepository(createDocumentClient(), requireEnv('TABLE_NAME'));
 
-/** `arn:aws:execute-api:region:account:api/stage/METHOD/path` → `arn:...:api/stage/*` */
+/**
+ * `arn:aws:execute-api:region:account:api/stage/METHOD/path` → `arn:...:api/stage/*`:
+ * every method of every resource of the stage (webhooks, events), so the
+ * answer cached for a key holds whichever route the key calls next.
+ */
 const wholeApi = (methodArn: string): string => {
   const [api, stage] = methodArn.split('/');
   return `${api}/${stage}/*`;

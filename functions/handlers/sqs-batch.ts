@@ -7,10 +7,14 @@ import type { QueueMessage } from '../domain/delivery/model.ts';
 export const messagesOf = (event: SQSEvent): QueueMessage[] =>
   event.Records.map((record) => {
     const sentAt = Number(record.attributes.SentTimestamp);
+    const attributes = Object.entries(record.messageAttributes ?? {}).flatMap(([name, value]) =>
+      value.stringValue === undefined ? [] : [[name, value.stringValue] as const],
+    );
     return {
       id: record.messageId,
       body: record.body,
       ...(Number.isFinite(sentAt) && sentAt > 0 ? { sentAt } : {}),
+      ...(attributes.length > 0 ? { attributes: Object.fromEntries(attributes) } : {}),
     };
   });
 

@@ -5,13 +5,12 @@ import { jsonShapeProblems } from '../domain/json-shape.ts';
 import { PERMISSIONS, type Principal } from '../domain/keys/api-keys.ts';
 import { MAX_LISTED_PROBLEMS } from '../domain/validation.ts';
 
-/** What a route handler gets: the event's parts it may need, already normalised. */
-export interface ApiRequest {
+/** What a public route's handler gets: the event's parts it may need, already normalised. */
+export interface PublicRequest {
   method: string;
   params: Record<string, string>;
   query: Record<string, string>;
   headers: Record<string, string>;
-  principal: Principal;
   requestId: string;
   /**
    * The body as a JSON object: BAD_REQUEST if it is missing or not JSON,
@@ -20,6 +19,11 @@ export interface ApiRequest {
   body(): Record<string, unknown>;
   /** As body(), but an absent or blank body is `{}`: for routes whose fields are all optional. */
   optionalBody(): Record<string, unknown>;
+}
+
+/** What a key route's handler gets: the request and who it acts for. */
+export interface ApiRequest extends PublicRequest {
+  principal: Principal;
 }
 
 /**

@@ -7,8 +7,9 @@ import {
   UnauthorizedError,
 } from '../domain/errors.ts';
 import { json } from './responses.ts';
-import { createRouter, type Route } from './router.ts';
+import { createRouter, type KeyRoute, type PublicRoute, routePath, under } from './router.ts';
 
+/** An event as API Gateway sends it for the webhooks resource or its `{proxy+}`. */
 const event = (
   method: string,
   proxy: string | undefined,
@@ -16,6 +17,7 @@ const event = (
 ): APIGatewayProxyEvent =>
   ({
     httpMethod: method,
+    resource: proxy === undefined ? '/api/v1/webhooks' : '/api/v1/webhooks/{proxy+}',
     path: `/api/v1/webhooks${proxy ? `/${proxy}` : ''}`,
     pathParameters: proxy === undefined ? null : { proxy },
     queryStringParameters: { limit: '5' },
@@ -29,7 +31,7 @@ const event = (
   }) as unknown as APIGatewayProxyEvent;
 
 const echo =
-  (name: string): Route['handle'] =>
+  (name: string): KeyRoute['handle'] =>
   async (request) =>
     json(200, {
       name,
@@ -39,14 +41,45 @@ const echo =
       tenant: request.principal.tenant,
     });
 
+const document: PublicRoute = {
+  method: 'GET',
+  path: '/openapi.json',
+  permission: 'public',
+  handle: async (request) => json(200, { name: 'document', query: request.query }),
+};
+
 const route = createRouter([
-  { method: 'GET', path: '', permission: 'read', handle: echo('list') },
-  { method: 'POST', path: '', permission: 'create', handle: echo('create') },
-  { method: 'GET', path: '/events', permission: 'read', handle: echo('events') },
-  { method: 'GET', path: '/{id}', permission: 'read', handle: echo('get') },
-  { method: 'DELETE', path: '/{id}', permission: 'delete', handle: echo('delete') },
-  { method: 'GET', path: '/{id}/subscriptions', permission: 'read', handle: echo('subscriptions') },
+  ...under('/webhooks', [
+    { method: 'GET', path: '', permission: 'read', handle: echo('list') },
+    { method: 'POST', path: '', permission: 'create', handle: echo('create') },
+    { method: 'GET', path: '/events', permission: 'read', handle: echo('events') },
+    { method: 'GET', path: '/{id}', permission: 'read', handle: echo('get') },
+    { method: 'DELETE', path: '/{id}', permission: 'delete', handle: echo('delete') },
+    {
+      method: 'GET',
+      path: '/{id}/subscriptions',
+      permission: 'read',
+      handle: echo('subscriptions'),
+    },
+    { method: 'GET', path: '/templates/{id}', permission: 'read', handle: echo('template') },
+  ]),
+  { method: 'POST', path: '/events', permission: 'create', handle: echo('publish') },
+  document,
 ]);
+
+/** An event for a resource of its own, with no path parameters. */
+const onResource = (method: string, resource: string, authorizer?: object) =>
+  ({
+    httpMethod: method,
+    resource,
+    path: resource,
+    pathParameters: null,
+    queryStringParameters: null,
+    headers: {},
+    body: null,
+    isBase64Encoded: false,
+    requestContext: { requestId: 'req-2', ...(authorizer ? { authorizer } : {}) },
+  }) as unknown as APIGatewayProxyEvent;
 
 const bodyOf = async (result: Promise<{ body: string }>) => JSON.parse((await result).body);
 
@@ -70,6 +103,36 @@ describe('router', () => {
     expect(await bodyOf(route(event('GET', 'abc/subscriptions')))).toMatchObject({
       name: 'subscriptions',
     });
+  });
+
+  it('prefers literal segments from the left: /webhooks/templates/{id} before /webhooks/{id}/subscriptions', async () => {
+    expect(await bodyOf(route(event('GET', 'templates/subscriptions')))).toMatchObject({
+      name: 'template',
+      params: { id: 'subscriptions' },
+    });
+  });
+
+  it('routes resources of their own beside the webhooks', async () => {
+    const key = { tenant: 'acme', key_id: 'key_1', permissions: 'create' };
+    expect((await bodyOf(route(onResource('POST', '/api/v1/events', key)))).name).toBe('publish');
+    await expect(route(onResource('GET', '/api/v1/events', key))).rejects.toMatchObject({
+      allowed: ['POST'],
+    });
+  });
+
+  it('serves a public route without a principal, and a key route never without one', async () => {
+    expect((await bodyOf(route(onResource('GET', '/api/v1/openapi.json')))).name).toBe('document');
+    await expect(route(onResource('POST', '/api/v1/events'))).rejects.toBeInstanceOf(
+      UnauthorizedError,
+    );
+  });
+
+  it('reads the path from the resource and its parameters, whatever base path a custom domain adds', () => {
+    const mapped = {
+      ...event('GET', 'abc/subscriptions'),
+      path: '/hooks/api/v1/webhooks/abc/subscriptions',
+    };
+    expect(routePath(mapped)).toBe('/webhooks/abc/subscriptions');
   });
 
   it('answers an unknown path with NotFound', async () => {

@@ -3,7 +3,9 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { DeliveryJob } from '../domain/delivery/jobs.ts';
+import type { Lane } from '../domain/delivery/circuit.ts';
+import { type DeliveryJob, queueDelaySeconds } from '../domain/delivery/jobs.ts';
+import type { DeliveryEvent } from '../domain/delivery/model.ts';
 import { type JobQueue, QueueSendError } from '../domain/delivery/ports.ts';
 
 /**
@@ -85,22 +87,56 @@ export class SqsJobQueue implements JobQueue {
   readonly #client: SQSClient;
   readonly #queueUrl: string;
   readonly #deadLetterUrl: string;
+  readonly #overflowUrl: string | undefined;
 
-  constructor(client: SQSClient, queueUrl: string, deadLetterUrl: string) {
+  /** Without `overflowUrl` (a stack without the overflow lane) every job takes the standard queue. */
+  constructor(client: SQSClient, queueUrl: string, deadLetterUrl: string, overflowUrl?: string) {
     this.#client = client;
     this.#queueUrl = queueUrl;
     this.#deadLetterUrl = deadLetterUrl;
+    this.#overflowUrl = overflowUrl;
   }
 
-  send(jobs: readonly { job: DeliveryJob; delaySeconds: number }[]): Promise<void> {
-    return sendInBatches(
-      this.#client,
-      this.#queueUrl,
-      jobs.map(({ job, delaySeconds }) => ({
-        MessageBody: JSON.stringify(job),
-        DelaySeconds: delaySeconds,
-      })),
+  /** Each lane's jobs in its own batches; a failure names positions in `jobs`, whatever the lane. */
+  async send(
+    jobs: readonly { job: DeliveryJob; delaySeconds: number; lane?: Lane }[],
+  ): Promise<void> {
+    const byQueue = new Map<
+      string,
+      { position: number; job: DeliveryJob; delaySeconds: number }[]
+    >();
+    jobs.forEach(({ job, delaySeconds, lane }, position) => {
+      const url = lane === 'overflow' && this.#overflowUrl ? this.#overflowUrl : this.#queueUrl;
+      byQueue.set(url, [...(byQueue.get(url) ?? []), { position, job, delaySeconds }]);
+    });
+    const unsent = await Promise.all(
+      [...byQueue].map(async ([url, entries]) => {
+        try {
+          await sendInBatches(
+            this.#client,
+            url,
+            entries.map(({ job, delaySeconds }) => ({
+              MessageBody: JSON.stringify(job),
+              DelaySeconds: delaySeconds,
+            })),
+          );
+          return [];
+        } catch (error) {
+          const failed =
+            error instanceof QueueSendError
+              ? error.failed.flatMap((index) => entries[index] ?? [])
+              : entries;
+          return failed.map(({ position }) => position);
+        }
+      }),
     );
+    const failed = unsent.flat();
+    if (failed.length > 0) {
+      throw new QueueSendError(
+        `SQS did not take ${failed.length} of ${jobs.length} delivery jobs`,
+        failed,
+      );
+    }
   }
 
   /** The job as it last ran, so a redrive (npm run dlq) sends it again as it was. */
@@ -128,5 +164,28 @@ export const rejectEvents = (
     rejected.map(({ body, reason }) => ({
       MessageBody: body.length > 0 ? body : '(empty)',
       MessageAttributes: reasonAttribute(reason),
+    })),
+  );
+
+/**
+ * Events waiting for their tenant's share, back on the ingest queue until
+ * their slots (a wait beyond SQS's 15 minutes comes back early and waits
+ * again), each as it was accepted, defaults filled, so it is the same event
+ * when it returns.
+ */
+export const deferEvents = (
+  client: SQSClient,
+  eventsQueueUrl: string,
+  slotAttribute: string,
+  events: readonly { event: DeliveryEvent; slotMs: number }[],
+  nowMs: number = Date.now(),
+): Promise<void> =>
+  sendInBatches(
+    client,
+    eventsQueueUrl,
+    events.map(({ event, slotMs }) => ({
+      MessageBody: JSON.stringify(event),
+      DelaySeconds: queueDelaySeconds(slotMs, nowMs),
+      MessageAttributes: { [slotAttribute]: { DataType: 'Number', StringValue: String(slotMs) } },
     })),
   );

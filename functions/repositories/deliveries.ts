@@ -20,8 +20,14 @@ import {
 import type { RecordWrite } from '../domain/delivery/decisions.ts';
 import type { EventLedger } from '../domain/delivery/fan-out.ts';
 import { deliveryIdBounds } from '../domain/delivery/ids.ts';
-import type { DeliveryStore } from '../domain/delivery/ports.ts';
-import { type DeliveryRecord, expiresAt } from '../domain/delivery/record.ts';
+import type { DeliveryJob } from '../domain/delivery/jobs.ts';
+import type { DeliveryStore, HoldRecorder } from '../domain/delivery/ports.ts';
+import {
+  type DeliveryRecord,
+  expiresAt,
+  type Held,
+  heldDeliveryRecord,
+} from '../domain/delivery/record.ts';
 import { fromDeliveryItem, toDeliveryItem } from './delivery-item.ts';
 import { conditionHeld } from './records.ts';
 
@@ -53,7 +59,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** At most this many queries fill one page of a filtered list: reads stay in proportion to the page. */
 const MAX_QUERIES_PER_PAGE = 4;
 
-export class DeliveryRepository implements DeliveryStore, EventLedger {
+export class DeliveryRepository implements DeliveryStore, EventLedger, HoldRecorder {
   readonly #db: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #retentionMs: number;
@@ -71,14 +77,67 @@ export class DeliveryRepository implements DeliveryStore, EventLedger {
     this.#now = now;
   }
 
+  /** New, or held back before its first attempt (hold): nothing claimed yet either way. */
   claimFirst(record: DeliveryRecord): Promise<boolean> {
     return conditionHeld(
       this.#db.send(
         new PutCommand({
           TableName: this.#table,
           Item: toDeliveryItem(record),
-          ConditionExpression: 'attribute_not_exists(#pk)',
+          ConditionExpression:
+            'attribute_not_exists(#pk) OR (attempt_count = :none AND attribute_not_exists(in_flight))',
           ExpressionAttributeNames: { '#pk': KEYS.partition },
+          ExpressionAttributeValues: { ':none': 0 },
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Says in the history that the job's attempt is held back (the receiver's
+   * circuit is open), once, when it is first held. A first attempt's record
+   * is written for it (pending, no attempt yet); a later one's record is
+   * marked while that attempt is still unclaimed. False when the delivery
+   * moved on meanwhile. Its claim removes the mark.
+   */
+  async hold(job: DeliveryJob, held: Held, now: Date): Promise<boolean> {
+    if (job.attempt === 1) {
+      const record = heldDeliveryRecord(
+        {
+          deliveryId: job.delivery_id,
+          webhook: { webhook_id: job.webhook_id, tenant: job.tenant },
+          event: job.event,
+          now,
+          retentionMs: this.#retentionMs,
+        },
+        held,
+      );
+      return conditionHeld(
+        this.#db.send(
+          new PutCommand({
+            TableName: this.#table,
+            Item: toDeliveryItem(record),
+            ConditionExpression: 'attribute_not_exists(#pk)',
+            ExpressionAttributeNames: { '#pk': KEYS.partition },
+          }),
+        ),
+      );
+    }
+    return conditionHeld(
+      this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: this.#key(job.webhook_id, job.delivery_id),
+          UpdateExpression: 'SET held = :held',
+          ConditionExpression:
+            'attempt_count = :previous AND attribute_not_exists(in_flight) AND #status IN (:pending, :retrying)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':held': held,
+            ':previous': job.attempt - 1,
+            ':pending': 'pending',
+            ':retrying': 'retrying',
+          },
         }),
       ),
     );
@@ -96,7 +155,7 @@ export class DeliveryRepository implements DeliveryStore, EventLedger {
           TableName: this.#table,
           Key: this.#key(webhookId, deliveryId),
           UpdateExpression:
-            'SET attempt_count = :attempt, in_flight = :flight, claimed_by = :message, updated_at = :at',
+            'SET attempt_count = :attempt, in_flight = :flight, claimed_by = :message, updated_at = :at REMOVE held',
           ConditionExpression:
             'attempt_count = :previous AND attribute_not_exists(in_flight) AND #status IN (:pending, :retrying)',
           ExpressionAttributeNames: { '#status': 'status' },

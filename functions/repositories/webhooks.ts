@@ -17,7 +17,8 @@ import {
   WEBHOOK_SORT_PREFIX,
   webhookSort,
 } from '../commons/table.ts';
-import type { WebhookDirectory, WebhookStats } from '../domain/delivery/ports.ts';
+import type { CircuitUpdate, ProbeClaim } from '../domain/delivery/circuit.ts';
+import type { CircuitStore, WebhookDirectory, WebhookStats } from '../domain/delivery/ports.ts';
 import { type WebhookRecord, webhookRecordSchema } from '../domain/webhooks/schema.ts';
 import type { WebhookStore } from '../domain/webhooks/service.ts';
 import { conditionHeld, readRecord, UnreadableRecordError } from './records.ts';
@@ -33,7 +34,7 @@ const readWebhook = (item: Record<string, unknown>): WebhookRecord =>
     `webhook ${String(item.SK ?? '')} of ${String(item.PK ?? '')}`,
   );
 
-export class WebhookRepository implements WebhookStore, WebhookDirectory {
+export class WebhookRepository implements WebhookStore, WebhookDirectory, CircuitStore {
   readonly #db: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #onUnreadable: (error: UnreadableRecordError) => void;
@@ -330,6 +331,131 @@ export class WebhookRepository implements WebhookStore, WebhookDirectory {
         }),
       ),
     );
+  }
+
+  /**
+   * The probe's claim is a compare-and-set on `circuit_retry_at`, which it
+   * moves to the next wait: of the workers that saw the circuit half-open,
+   * one wins, and a probe that fails needs no write of its own.
+   */
+  claimProbe(tenant: string, webhookId: string, claim: ProbeClaim): Promise<boolean> {
+    return conditionHeld(
+      this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: this.#key(tenant, webhookId),
+          UpdateExpression:
+            'SET circuit_retry_at = :retry, circuit_probe_at = :at, circuit_reopens = :reopens',
+          ConditionExpression: `attribute_exists(circuit_opened_at) AND ${
+            claim.seenRetryAt === undefined
+              ? 'attribute_not_exists(circuit_retry_at)'
+              : 'circuit_retry_at = :seen'
+          }`,
+          ExpressionAttributeValues: {
+            ':retry': claim.retryAt,
+            ':at': claim.at,
+            ':reopens': claim.reopens,
+            ...(claim.seenRetryAt === undefined ? {} : { ':seen': claim.seenRetryAt }),
+          },
+        }),
+      ),
+    );
+  }
+
+  /**
+   * One write of the circuit and lane (circuit.ts, CircuitUpdate). Counting
+   * is an ADD, so concurrent workers never lose each other's failures; it
+   * and opening hold only while the circuit is closed. The count that would
+   * reach the threshold is refused (a conditional check, which writes
+   * nothing) and opens the circuit instead. Like the counters it leaves
+   * `version` alone.
+   */
+  async updateCircuit(tenant: string, webhookId: string, update: CircuitUpdate): Promise<boolean> {
+    const closed = 'attribute_exists(#pk) AND attribute_not_exists(circuit_opened_at)';
+    const write = (expression: string, condition: string, values: Record<string, unknown>) =>
+      conditionHeld(
+        this.#db.send(
+          new UpdateCommand({
+            TableName: this.#table,
+            Key: this.#key(tenant, webhookId),
+            UpdateExpression: expression,
+            ConditionExpression: condition,
+            ExpressionAttributeNames: { '#pk': KEYS.partition },
+            ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
+          }),
+        ),
+      );
+    switch (update.kind) {
+      case 'open':
+        return write(
+          'SET circuit_opened_at = :at, circuit_retry_at = :retry, circuit_reopens = :zero, circuit_failures = :failures, circuit_timeouts = :timeouts, circuit_last_failure = :why REMOVE circuit_probe_at',
+          closed,
+          {
+            ':at': update.at,
+            ':retry': update.retryAt,
+            ':zero': 0,
+            ':failures': update.run.failures,
+            ':timeouts': update.run.timeouts,
+            ':why': update.lastFailure,
+          },
+        );
+      case 'add-failures': {
+        // Adds while the run stays short of both thresholds; the batch whose
+        // failures reach one (however many workers count) opens the circuit.
+        const { run, thresholds } = update;
+        const short = (field: string, room: string) =>
+          `(attribute_not_exists(${field}) OR ${field} < ${room})`;
+        const added = await write(
+          'ADD circuit_failures :failures, circuit_timeouts :timeouts SET circuit_last_failure = :why',
+          [
+            closed,
+            short('circuit_failures', ':failureRoom'),
+            ...(thresholds.timeouts > 0 ? [short('circuit_timeouts', ':timeoutRoom')] : []),
+          ].join(' AND '),
+          {
+            ':failures': run.failures,
+            ':timeouts': run.timeouts,
+            ':why': update.lastFailure,
+            ':failureRoom': thresholds.failures - run.failures,
+            ...(thresholds.timeouts > 0
+              ? { ':timeoutRoom': thresholds.timeouts - run.timeouts }
+              : {}),
+          },
+        );
+        if (added) return true;
+        return write(
+          'SET circuit_opened_at = :at, circuit_retry_at = :retry, circuit_reopens = :zero, circuit_last_failure = :why ADD circuit_failures :failures, circuit_timeouts :timeouts REMOVE circuit_probe_at',
+          closed,
+          {
+            ':at': update.at,
+            ':retry': update.retryAt,
+            ':zero': 0,
+            ':failures': run.failures,
+            ':timeouts': run.timeouts,
+            ':why': update.lastFailure,
+          },
+        );
+      }
+      case 'set-failures':
+        return update.run.failures === 0
+          ? write('REMOVE circuit_failures, circuit_timeouts, circuit_last_failure', closed, {})
+          : write('SET circuit_failures = :failures, circuit_timeouts = :timeouts', closed, {
+              ':failures': update.run.failures,
+              ':timeouts': update.run.timeouts,
+            });
+      case 'close':
+        return write(
+          'SET lane = :lane, lane_since = :at REMOVE circuit_opened_at, circuit_retry_at, circuit_reopens, circuit_probe_at, circuit_failures, circuit_timeouts, circuit_last_failure',
+          'attribute_exists(#pk)',
+          { ':lane': update.lane, ':at': update.at },
+        );
+      case 'lane':
+        return write(
+          'SET lane = :lane, lane_since = :at',
+          'attribute_exists(#pk) AND (attribute_not_exists(lane) OR lane <> :lane)',
+          { ':lane': update.lane, ':at': update.at },
+        );
+    }
   }
 
   #tenantKey(tenant: string) {

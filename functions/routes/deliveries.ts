@@ -1,19 +1,27 @@
 import * as v from 'valibot';
-import { signingSecrets } from '../domain/delivery/attempt.ts';
 import { deliveryIdTime } from '../domain/delivery/ids.ts';
 import { DELIVERY_STATUSES } from '../domain/delivery/model.ts';
 import { deliveryDetailView, deliverySummaryView } from '../domain/delivery/record.ts';
+import { signingSecrets } from '../domain/delivery/request.ts';
 import type { DeliveryService } from '../domain/delivery/service.ts';
-import { verifyRequestSchema, verifySignature } from '../domain/delivery/signing.ts';
+import { verifyRequestSchema, verifySample } from '../domain/delivery/verify.ts';
 import { EVENT_TYPES, TEST_EVENT_TYPE } from '../domain/events/catalog.ts';
 import { parseOrThrow } from '../domain/validation.ts';
-import { jsonMap, uuidString } from '../domain/webhooks/fields.ts';
+import { absoluteHttpUrl, jsonMap, uuidString } from '../domain/webhooks/fields.ts';
 import { dateFrom, dateTo, MAX_PAGE_SIZE, rangeInOrder } from '../domain/webhooks/list.ts';
 import type { WebhookService } from '../domain/webhooks/service.ts';
 import type { ApiRequest } from '../http/request.ts';
 import { json, ok } from '../http/responses.ts';
 import type { Route } from '../http/router.ts';
 import type { DeliveryRepository } from '../repositories/deliveries.ts';
+import {
+  dataOf,
+  deliveryDetailSchema,
+  deliveryListAnswerSchema,
+  rotationSchema,
+  testResultSchema,
+  verifyResultSchema,
+} from './answers.ts';
 
 /**
  * Delivery history and control: the deliveries of a webhook, one delivery,
@@ -87,6 +95,8 @@ const testBodySchema = v.strictObject({
     ),
   ),
   test_payload: v.optional(jsonMap(200)),
+  /** Sends this test there instead of the webhook's url; the URL rules of `url` apply. */
+  override_url: v.optional(absoluteHttpUrl),
 });
 
 /** Svix allows at most 7 days of overlap; so do we. */
@@ -114,6 +124,18 @@ export const deliveryRoutes = (
     method: 'GET',
     path: '/{id}/deliveries',
     permission: 'read',
+    docs: {
+      summary: 'List a webhook’s deliveries',
+      description:
+        'Newest first, paged by an opaque cursor (`next_cursor`). A filtered page may be short and still have a next one.',
+      params: webhookParams,
+      query: historyQuerySchema,
+      success: {
+        status: 200,
+        description: 'A page of deliveries',
+        schema: deliveryListAnswerSchema,
+      },
+    },
     handle: async (request) => {
       const { id } = webhookIdOf(request);
       const query = parseOrThrow(historyQuerySchema, request.query, 'The query string is invalid');
@@ -152,6 +174,11 @@ export const deliveryRoutes = (
     method: 'GET',
     path: '/{id}/deliveries/{delivery_id}',
     permission: 'read',
+    docs: {
+      summary: 'Show a delivery with every attempt',
+      params: deliveryParams,
+      success: { status: 200, description: 'The delivery', schema: dataOf(deliveryDetailSchema) },
+    },
     handle: async (request) => {
       const { id, delivery_id } = deliveryIdsOf(request);
       await webhooks.get(request.principal.tenant, id);
@@ -162,6 +189,14 @@ export const deliveryRoutes = (
     method: 'POST',
     path: '/{id}/deliveries/{delivery_id}/retry',
     permission: 'retry',
+    docs: {
+      summary: 'Send a delivery again',
+      description:
+        'A new attempt chain for a finished delivery, same delivery id. 409 while it is pending or retrying, for a disabled webhook, a test delivery, or after 20 attempts.',
+      params: deliveryParams,
+      success: { status: 202, description: 'Queued', schema: dataOf(deliveryDetailSchema) },
+      errors: [409],
+    },
     handle: async (request) => {
       const { id, delivery_id } = deliveryIdsOf(request);
       const webhook = await webhooks.get(request.principal.tenant, id);
@@ -173,6 +208,20 @@ export const deliveryRoutes = (
     method: 'POST',
     path: '/{id}/test',
     permission: 'test',
+    docs: {
+      summary: 'Send a test delivery now',
+      description:
+        "One attempt now, kept in the history as a test. `override_url` sends it there instead of the webhook's url (the same URL rules and SSRF guard); when the webhook sends a stored credential or `secret_token` to its url, that needs a key with `manage_security` (403 otherwise, nothing sent).",
+      params: webhookParams,
+      body: testBodySchema,
+      bodyOptional: true,
+      success: {
+        status: 200,
+        description: 'What the receiver answered',
+        schema: dataOf(testResultSchema),
+      },
+      errors: [403],
+    },
     handle: async (request) => {
       const { id } = webhookIdOf(request);
       const body = parseOrThrow(testBodySchema, request.optionalBody());
@@ -181,6 +230,9 @@ export const deliveryRoutes = (
         await deliveries.test(webhook, {
           eventType: body.test_event_type,
           payload: body.test_payload,
+          overrideUrl: body.override_url,
+          // Only a key that manages security may send a stored credential somewhere new.
+          mayRedirectCredentials: request.principal.permissions.includes('manage_security'),
         }),
       );
     },
@@ -189,6 +241,16 @@ export const deliveryRoutes = (
     method: 'POST',
     path: '/{id}/secret/rotate',
     permission: 'manage_security',
+    docs: {
+      summary: 'Rotate the signing secret',
+      description:
+        'The new secret is shown in clear this once; the old one keeps signing for the grace period.',
+      params: webhookParams,
+      body: rotateBodySchema,
+      bodyOptional: true,
+      success: { status: 200, description: 'The new secret', schema: dataOf(rotationSchema) },
+      errors: [409],
+    },
     handle: async (request) => {
       const { id } = webhookIdOf(request);
       const body = parseOrThrow(rotateBodySchema, request.optionalBody());
@@ -212,10 +274,19 @@ export const deliveryRoutes = (
     method: 'POST',
     path: '/verify',
     permission: 'verify',
+    docs: {
+      summary: 'Check a signature',
+      description:
+        "Checks a sample against the current secret and those in a rotation's grace period. Give `signature` (one `t=..,v1=..` header value or a hex digest, with `algorithm` and `timestamp`), or `headers` as received: every signature among them is checked (`X-Alga-Signature`, the `hmac_signature` header, Standard Webhooks `webhook-*` or `svix-*`). `tolerance_seconds` adds a freshness check. `valid` holds when every signature found holds; `checks` says which failed and why.",
+      body: verifyRequestSchema,
+      success: { status: 200, description: 'Whether it holds', schema: dataOf(verifyResultSchema) },
+      errors: [404],
+    },
     handle: async (request) => {
       const body = parseOrThrow(verifyRequestSchema, request.body());
       const webhook = await webhooks.get(request.principal.tenant, body.webhook_id);
-      return ok({ valid: verifySignature(body, signingSecrets(webhook, now())) });
+      const at = now();
+      return ok(verifySample(body, webhook, signingSecrets(webhook, at), at));
     },
   },
 ];

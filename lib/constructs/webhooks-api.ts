@@ -1,12 +1,15 @@
-import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   ApiKeySourceType,
+  AuthorizationType,
   EndpointType,
   IdentitySource,
   LambdaIntegration,
   LogGroupLogDestination,
+  type Method,
   MethodLoggingLevel,
+  type MethodOptions,
   RequestAuthorizer,
   ResponseType,
   RestApi,
@@ -17,6 +20,7 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import {
   API,
+  type ApiResourceDefinition,
   GATEWAY_RESPONSES,
   gatewayResponseBody,
   gatewayResponseHeaders,
@@ -32,11 +36,24 @@ export interface WebhooksApiProps {
   removalPolicy: RemovalPolicy;
 }
 
+/** A method open without a key is one the resources list made public, for its stated reason. */
+const acknowledgePublic = (method: Method): void => {
+  for (const id of ['AwsSolutions::AwsSolutions-APIG4', 'AwsSolutions::AwsSolutions-COG4']) {
+    Validations.of(method).acknowledge({
+      id,
+      reason:
+        'The OpenAPI description of the API is public by design: clients and tools fetch it before they hold a key. It is read-only, the same for every caller, carries no tenant data, and is throttled per method (API.publicThrottle).',
+    });
+  }
+};
+
 /**
- * The REST API: /api/v1/webhooks and everything below it go to the API
- * function (which routes, and answers 404 and 405 itself). A REQUEST
+ * The REST API: the resources of API.resources (lib/resources.ts) go to the
+ * API function, which routes and answers 404 and 405 itself. A REQUEST
  * authorizer over X-API-Key, cached per key, names the tenant; a usage plan
- * throttles each key; API Gateway's own errors speak the contract's envelope.
+ * throttles each key; public methods (the OpenAPI document) need no key and
+ * are throttled per method; API Gateway's own errors speak the contract's
+ * envelope.
  */
 export class WebhooksApi extends Construct {
   readonly api: RestApi;
@@ -64,6 +81,20 @@ export class WebhooksApi extends Construct {
         loggingLevel: MethodLoggingLevel.ERROR,
         metricsEnabled: true,
         tracingEnabled: true,
+        // Public methods are in no usage plan: each is throttled on its own.
+        methodOptions: Object.fromEntries(
+          API.resources
+            .filter((definition) => definition.access === 'public')
+            .flatMap((definition) =>
+              definition.methods.map((method) => [
+                `/${[...API.rootPath, ...definition.path].join('/')}/${method}`,
+                {
+                  throttlingRateLimit: API.publicThrottle.rateLimit,
+                  throttlingBurstLimit: API.publicThrottle.burstLimit,
+                },
+              ]),
+            ),
+        ),
       },
     });
 
@@ -73,16 +104,28 @@ export class WebhooksApi extends Construct {
       resultsCacheTtl: Duration.seconds(props.authorizerCacheTtlSeconds),
     });
     const integration = new LambdaIntegration(props.apiFunction, { proxy: true });
-    const methodOptions = { authorizer, apiKeyRequired: true };
+    const access: Record<ApiResourceDefinition['access'], MethodOptions> = {
+      key: { authorizer, apiKeyRequired: true },
+      public: { authorizationType: AuthorizationType.NONE, apiKeyRequired: false },
+    };
 
-    let webhooks = this.api.root;
-    for (const segment of API.basePath) webhooks = webhooks.addResource(segment);
-    webhooks.addMethod('ANY', integration, methodOptions);
-    webhooks.addProxy({
-      anyMethod: true,
-      defaultIntegration: integration,
-      defaultMethodOptions: methodOptions,
-    });
+    let root = this.api.root;
+    for (const segment of API.rootPath) root = root.addResource(segment);
+    for (const definition of API.resources) {
+      let resource = root;
+      for (const segment of definition.path) {
+        resource = resource.getResource(segment) ?? resource.addResource(segment);
+      }
+      const targets = definition.subtree
+        ? [resource, resource.addResource('{proxy+}')]
+        : [resource];
+      for (const target of targets) {
+        for (const method of definition.methods) {
+          const created = target.addMethod(method, integration, access[definition.access]);
+          if (definition.access === 'public') acknowledgePublic(created);
+        }
+      }
+    }
 
     for (const response of GATEWAY_RESPONSES) {
       const isDefault = response.type.startsWith('DEFAULT_');

@@ -269,7 +269,7 @@ describe('GET /webhooks query validation', () => {
           { field: 'limit', message: 'limit must be a whole number from 1 to 100' },
           {
             field: 'sort',
-            message: 'must be one of created_at, updated_at, name, last_delivery_at',
+            message: 'must be one of created_at, updated_at, name, last_delivery_at, success_rate',
           },
           { field: 'order', message: 'must be asc or desc' },
           { field: 'event_type', message: 'is not a known event type' },

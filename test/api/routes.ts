@@ -5,9 +5,11 @@ import {
   WEBHOOK_SORT_PREFIX,
   webhookPartition,
 } from '../../functions/commons/table.ts';
+import { AnalyticsService } from '../../functions/domain/analytics/service.ts';
 import { DeliveryService } from '../../functions/domain/delivery/service.ts';
 import type { Permission } from '../../functions/domain/keys/api-keys.ts';
 import { WebhookService } from '../../functions/domain/webhooks/service.ts';
+import { isKeyRoute, type PublicRoute, type Route } from '../../functions/http/router.ts';
 import { DeliveryRepository } from '../../functions/repositories/deliveries.ts';
 import { type ApiServices, apiRoutes } from '../../functions/routes/table.ts';
 
@@ -19,7 +21,7 @@ import { type ApiServices, apiRoutes } from '../../functions/routes/table.ts';
 
 export interface RouteEntry {
   method: string;
-  /** Relative to /webhooks, with `{id}` and `{delivery_id}` placeholders. */
+  /** Below /api/v1, with `{id}` and `{delivery_id}` placeholders. */
   path: string;
   permission: Permission;
 }
@@ -32,13 +34,29 @@ const neverCalled: ApiServices = {
   webhooks: Object.create(WebhookService.prototype),
   deliveries: Object.create(DeliveryService.prototype),
   history: Object.create(DeliveryRepository.prototype),
+  events: {
+    send: () => {
+      throw new Error('The route table was built to be read, not called');
+    },
+  },
+  analytics: Object.create(AnalyticsService.prototype),
 };
 
-export const ROUTES: readonly RouteEntry[] = apiRoutes(neverCalled).map(
+/** Every route of the table, as built. */
+export const TABLE: readonly Route[] = apiRoutes(neverCalled);
+
+/** The routes behind a key: the ones isolation, permission and fuzz suites walk. */
+export const ROUTES: readonly RouteEntry[] = TABLE.filter(isKeyRoute).map(
   ({ method, path, permission }) => ({ method, path, permission }),
 );
 
-export const routeName = (route: RouteEntry) => `${route.method} /webhooks${route.path}`;
+/** The routes anyone may call (test/api/openapi.test.ts covers them). */
+export const PUBLIC_ROUTES: readonly PublicRoute[] = TABLE.filter(
+  (route): route is PublicRoute => !isKeyRoute(route),
+);
+
+export const routeName = (route: Pick<RouteEntry, 'method' | 'path'>) =>
+  `${route.method} ${route.path}`;
 
 /** The ids an example request is made of. */
 export interface Fixture {
@@ -78,6 +96,24 @@ const EXAMPLES: Record<string, (fixture: Fixture) => Omit<ExampleRequest, 'metho
   'POST /webhooks/{id}/deliveries/{delivery_id}/retry': () => ({ okStatus: 202 }),
   'POST /webhooks/{id}/test': () => ({ body: { test_payload: { hello: 'world' } }, okStatus: 200 }),
   'POST /webhooks/{id}/secret/rotate': () => ({ body: { grace_period_hours: 1 }, okStatus: 200 }),
+  'POST /webhooks/{id}/preview': () => ({
+    body: { event: { event_type: 'ticket.created', data: { id: 'ticket-preview' } } },
+    okStatus: 200,
+  }),
+  'POST /webhooks/preview': ({ receiverUrl }) => ({
+    body: { webhook: { name: 'Draft', url: receiverUrl, event_types: ['ticket.created'] } },
+    okStatus: 200,
+  }),
+  'GET /webhooks/templates': () => ({ okStatus: 200 }),
+  'GET /webhooks/templates/{template_id}': () => ({ okStatus: 200 }),
+  // An event type no fixture webhook subscribes to: published, matched by nothing, sent nowhere.
+  'POST /events': () => ({
+    body: { event_type: 'custom.event', data: { example: true } },
+    okStatus: 202,
+  }),
+  'GET /webhooks/{id}/health': () => ({ okStatus: 200 }),
+  'GET /webhooks/{id}/analytics': () => ({ okStatus: 200 }),
+  'GET /webhooks/analytics': () => ({ okStatus: 200 }),
   'POST /webhooks/verify': ({ webhookId }) => ({
     body: {
       algorithm: 'sha256',
@@ -90,8 +126,12 @@ const EXAMPLES: Record<string, (fixture: Fixture) => Omit<ExampleRequest, 'metho
   }),
 };
 
+/** A path template with the fixture's ids (and a chat preset's) in it. */
 export const fillPath = (path: string, ids: { id: string; deliveryId: string }): string =>
-  `/webhooks${path.replaceAll('{id}', ids.id).replaceAll('{delivery_id}', ids.deliveryId)}`;
+  path
+    .replaceAll('{id}', ids.id)
+    .replaceAll('{delivery_id}', ids.deliveryId)
+    .replaceAll('{template_id}', 'slack');
 
 export const exampleRequest = (route: RouteEntry, fixture: Fixture): ExampleRequest => {
   const make = EXAMPLES[routeName(route)];

@@ -193,6 +193,17 @@ describe('secrets', () => {
       );
       expect(created.status, created.text).toBe(201);
       const data = (created.body as { data: { webhook_id: string; signing_secret: string } }).data;
+      // A draft's preview shows none of the secrets it was given.
+      const draft = await api('POST', '/webhooks/preview', {
+        webhook: {
+          name: `leak draft ${name}`,
+          url: receiver.url,
+          event_types: ['ticket.created'],
+          security: securityConfig,
+          secret_token: SECRETS.secretToken,
+        },
+      });
+      expect(draft.status, draft.text).toBe(200);
       signingSecrets.push(data.signing_secret);
       webhooks.push({ name, id: data.webhook_id, failing });
     }
@@ -213,6 +224,10 @@ describe('secrets', () => {
       });
       // A credential kept masked may not follow a new destination: 403, naming it, not showing it.
       await narrow('PUT', `/webhooks/${id}`, { ...view, url: `${receiver.url}/elsewhere` });
+      // Nor to another URL for a test.
+      await narrow('POST', `/webhooks/${id}/test`, { override_url: `${receiver.url}/elsewhere` });
+      // A preview shows the request with every credential redacted.
+      await narrow('POST', `/webhooks/${id}/preview`);
       await api('POST', `/webhooks/${id}/test`, { test_payload: { hello: 'world' } });
       await api('GET', `/webhooks/${id}/subscriptions`);
     }
@@ -241,7 +256,7 @@ describe('secrets', () => {
       body: '{"a":1}',
       webhook_id: hmac?.id,
     });
-    expect(verified.body).toEqual({ data: { valid: true } });
+    expect(verified.body).toMatchObject({ data: { valid: true } });
 
     // Real deliveries: every webhook, one of them failing until abandoned.
     await emitEvents(runtime, [

@@ -56,7 +56,7 @@ describe('npm run keys', () => {
     expect(all.output).toContain('\tdev\t');
     expect(one.lines).toHaveLength(2);
     expect(one.lines[1]).toMatch(
-      /^key_[0-9a-f]{16}\tcli-list\t\S+\tactive\tread,create,update,delete,test,retry,analytics,verify,manage_security\tci robot$/,
+      /^key_[0-9a-f]{16}\tcli-list\t\S+\tactive\tread,create,update,delete,test,retry,analytics,verify,manage_security,publish\tci robot$/,
     );
     expect(all.output).not.toContain(key);
   });

@@ -75,6 +75,6 @@ describe('npm run receiver with --raw and --save', () => {
       signature,
       body,
     });
-    expect(verified.body.data, verified.text).toEqual({ valid: true });
+    expect(verified.body.data, verified.text).toMatchObject({ valid: true });
   });
 });

@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import * as v from 'valibot';
 import { createDocumentClient } from '../../functions/commons/clients.ts';
 import { HttpSender } from '../../functions/delivery/http-sender.ts';
+import type { BatchMetrics } from '../../functions/domain/delivery/batch-metrics.ts';
 import { deliveryIdFor } from '../../functions/domain/delivery/ids.ts';
 import type { DeliveryJob } from '../../functions/domain/delivery/jobs.ts';
 import type { QueueMessage } from '../../functions/domain/delivery/model.ts';
@@ -9,10 +10,11 @@ import type { DeliveryStore, JobQueue } from '../../functions/domain/delivery/po
 import { DeliveryWorker, type WorkerDependencies } from '../../functions/domain/delivery/worker.ts';
 import { type WebhookRecord, webhookConfigSchema } from '../../functions/domain/webhooks/schema.ts';
 import { newWebhook } from '../../functions/domain/webhooks/webhook.ts';
+import { AnalyticsRepository } from '../../functions/repositories/analytics.ts';
 import { DeliveryRepository } from '../../functions/repositories/deliveries.ts';
 import { RateLimitRepository } from '../../functions/repositories/rate-limits.ts';
 import { WebhookRepository } from '../../functions/repositories/webhooks.ts';
-import { CONFIG_TABLE, DELIVERIES_TABLE } from '../../lib/resources.ts';
+import { ANALYTICS_TABLE, CONFIG_TABLE, DELIVERIES_TABLE } from '../../lib/resources.ts';
 import { type RunningEmulator, startDynamoDb } from '../../local/emulators.ts';
 import { ensureTable } from '../../local/provision.ts';
 import type { TestReceiver } from '../support/receiver.ts';
@@ -61,6 +63,9 @@ export interface Harness {
   queue: RecordingQueue;
   webhooks: WebhookRepository;
   deliveries: DeliveryRepository;
+  analytics: AnalyticsRepository;
+  /** What each batch published as metrics, in order. */
+  metrics: BatchMetrics[];
   clock: { now: number };
 }
 
@@ -112,6 +117,7 @@ export const harness = async (
   fixture.tableSuffix += 1;
   const configTable = `config-${fixture.tableSuffix}`;
   const deliveriesTable = `deliveries-${fixture.tableSuffix}`;
+  const analyticsTable = `analytics-${fixture.tableSuffix}`;
   const raw = new DynamoDBClient({
     endpoint: fixture.endpoint,
     region: 'us-east-1',
@@ -121,6 +127,7 @@ export const harness = async (
   const renamed: Record<string, string> = {
     [CONFIG_TABLE.localName]: configTable,
     [DELIVERIES_TABLE.localName]: deliveriesTable,
+    [ANALYTICS_TABLE.localName]: analyticsTable,
   };
   for (const table of (await stackModelForTests()).tables) {
     await ensureTable(raw, { ...table, name: renamed[table.name] ?? table.name });
@@ -134,6 +141,8 @@ export const harness = async (
     RETENTION_MS,
     () => clock.now,
   );
+  const analytics = new AnalyticsRepository(fixture.db, analyticsTable, 13);
+  const metrics: BatchMetrics[] = [];
   const ports: Ports = { store: options.store?.(deliveries) ?? deliveries, queue, webhooks };
   const newWorker = (replace?: (ports: Ports) => Partial<Ports>) =>
     new DeliveryWorker(
@@ -144,6 +153,8 @@ export const harness = async (
         ...ports,
         ...replace?.(ports),
         rateLimiter: new RateLimitRepository(fixture.db, deliveriesTable),
+        analytics,
+        metrics: { publish: (batch) => metrics.push(batch) },
       },
       {
         autoDisableAfterMs: 24 * HOUR,
@@ -156,7 +167,16 @@ export const harness = async (
         },
       },
     );
-  return { processor: newWorker(), newWorker, queue, webhooks, deliveries, clock };
+  return {
+    processor: newWorker(),
+    newWorker,
+    queue,
+    webhooks,
+    deliveries,
+    analytics,
+    metrics,
+    clock,
+  };
 };
 
 export const createWebhook = async (

@@ -118,6 +118,40 @@ describe('the SSRF corpus through the local runtime, guard on', () => {
     expect(listener.connections).toBe(0);
   }, 60_000);
 
+  it('refuses every spelling as a test’s override_url, as it refuses them as a url', async () => {
+    // Prepare: a webhook whose own url is fine; the test goes elsewhere.
+    const webhook = await api.post<Created>('/webhooks', {
+      name: 'ssrf: override_url',
+      url: 'https://receiver.example/hook',
+      // Not the type the queued test below emits: this webhook gets no delivery of its own.
+      event_types: ['custom.event'],
+    });
+    expect(webhook.status).toBe(201);
+    const id = webhook.body.data.webhook_id;
+
+    for (const target of forbiddenUrls(listener.port)) {
+      // Act
+      const test = await api.post<{
+        data: { delivery_id: string; success: boolean; status_code: number | null };
+        error: { details?: { field: string }[] };
+      }>(`/webhooks/${id}/test`, { override_url: target.url });
+
+      // Assess
+      if (target.refusedAtSave) {
+        expect(test.status, target.url).toBe(400);
+        expect(test.body.error.details?.map((detail) => detail.field)).toEqual(['override_url']);
+        continue;
+      }
+      expect(test.status, target.url).toBe(200);
+      expect(test.body.data, target.url).toMatchObject({ success: false, status_code: null });
+      const detail = await api.get<{ data: Delivery }>(
+        `/webhooks/${id}/deliveries/${test.body.data.delivery_id}`,
+      );
+      expect(detail.body.data.last_error_class, target.url).toBe('ssrf');
+    }
+    expect(listener.connections).toBe(0);
+  }, 60_000);
+
   it('refuses every queued delivery with ssrf after one attempt, with no retry', async () => {
     await emitEvents(runtime, [
       { event_type: 'ticket.created', tenant_id: runtime.devTenant, data: { id: 'ssrf-1' } },

@@ -297,8 +297,8 @@ const richWebhook = (receiverUrl: string) => ({
 const startingBody = (route: RouteEntry | undefined, ids: Fixture): Json => {
   if (!route) return new JsonObject([]);
   const writesWebhook =
-    (route.method === 'POST' && route.path === '') ||
-    (route.method === 'PUT' && route.path === '/{id}');
+    (route.method === 'POST' && route.path === '/webhooks') ||
+    (route.method === 'PUT' && route.path === '/webhooks/{id}');
   if (writesWebhook) return fromPlain(richWebhook(ids.receiverUrl));
   return fromPlain(exampleRequest(route, ids).body ?? {});
 };
@@ -504,10 +504,11 @@ const bodyOf = (planned: Plan, fixture: Target): string | Buffer | undefined => 
 };
 
 export const requestOf = (planned: Plan, fixture: Target): RawRequest => {
-  const template = planned.route ? `/webhooks${planned.route.path}` : (planned.odd ?? '/');
+  const template = planned.route ? planned.route.path : (planned.odd ?? '/');
   const path = template
     .replaceAll('{id}', idSegment(planned.id, fixture))
-    .replaceAll('{delivery_id}', deliverySegment(planned.delivery, fixture));
+    .replaceAll('{delivery_id}', deliverySegment(planned.delivery, fixture))
+    .replaceAll('{template_id}', idSegment(planned.id, { ...fixture, webhookId: 'slack' }));
   const query = planned.query.map(([name, value]) => `${name}=${value}`).join('&');
   const body = bodyOf(planned, fixture);
   const contentType: [string, string][] =

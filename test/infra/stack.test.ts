@@ -7,7 +7,14 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HooklineStack } from '../../lib/hookline-stack.ts';
 import { acknowledgeNagFindings } from '../../lib/nag-acknowledgements.ts';
-import { BATCHING, CONFIG_TABLE, DELIVERIES_TABLE, QUEUES } from '../../lib/resources.ts';
+import {
+  BATCHING,
+  CONFIG_TABLE,
+  DELIVERIES_TABLE,
+  ISOLATION,
+  OVERFLOW_QUEUE,
+  QUEUES,
+} from '../../lib/resources.ts';
 
 /**
  * The synthesized template, bundles included (esbuild, no Docker), checked
@@ -154,21 +161,21 @@ describe('deliveries table', () => {
 
 describe('queues', () => {
   it.each([
-    ['events', QUEUES.events],
-    ['deliveries', QUEUES.deliveries],
+    ['EventsQueue', QUEUES.events, 'EventsDeadLetterQueue'],
+    ['DeliveriesQueue', QUEUES.deliveries, 'DeliveriesDeadLetterQueue'],
+    // The overflow lane dead-letters where the standard lane does.
+    ['DeliveriesOverflowQueue', OVERFLOW_QUEUE, 'DeliveriesDeadLetterQueue'],
   ])(
-    'sends %s messages to a dead-letter queue after %#maxReceiveCount receives',
-    (_name, definition) => {
-      const queues = template.findResources('AWS::SQS::Queue', {
-        Properties: { VisibilityTimeout: definition.visibilityTimeoutSeconds },
-      });
-      const [queue] = Object.values(queues);
-      expect(Object.keys(queues)).toHaveLength(1);
-      expect(queue?.Properties.RedrivePolicy).toEqual({
+    'sends %s messages to a dead-letter queue after maxReceiveCount receives',
+    (name, definition, deadLetterQueue) => {
+      const queue = resourceNamed('AWS::SQS::Queue', name);
+      expect(queue.Properties.VisibilityTimeout).toBe(definition.visibilityTimeoutSeconds);
+      expect(queue.Properties.RedrivePolicy).toEqual({
         deadLetterTargetArn: { 'Fn::GetAtt': [expect.stringMatching(/DeadLetterQueue/), 'Arn'] },
         maxReceiveCount: definition.maxReceiveCount,
       });
-      expect(queue?.Properties.SqsManagedSseEnabled).toBe(true);
+      expect(nameOf(queue.Properties.RedrivePolicy.deadLetterTargetArn)).toBe(deadLetterQueue);
+      expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
     },
   );
 
@@ -181,7 +188,9 @@ describe('queues', () => {
       ),
     ).toHaveLength(2);
     const policies = template.findResources('AWS::SQS::QueuePolicy');
-    expect(Object.keys(policies)).toHaveLength(4);
+    expect(Object.keys(policies)).toHaveLength(
+      Object.keys(template.findResources('AWS::SQS::Queue')).length,
+    );
     for (const policy of Object.values(policies)) {
       expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
         expect.objectContaining({
@@ -261,9 +270,12 @@ describe('functions', () => {
 });
 
 describe('queue consumers', () => {
-  const mappingOf = (fn: string) => {
+  /** The function's mapping of that queue (the delivery function consumes two: the lanes). */
+  const mappingOf = (fn: string, queue: string) => {
     const found = Object.values(template.findResources('AWS::Lambda::EventSourceMapping')).filter(
-      (mapping) => nameOf(mapping.Properties.FunctionName) === fn,
+      (mapping) =>
+        nameOf(mapping.Properties.FunctionName) === fn &&
+        nameOf(mapping.Properties.EventSourceArn) === queue,
     );
     expect(found).toHaveLength(1);
     return found[0]?.Properties ?? {};
@@ -272,9 +284,9 @@ describe('queue consumers', () => {
   it.each([
     ['WorkersFanOutFunction', 'EventsQueue', BATCHING.events],
     ['WorkersDeliveryFunction', 'DeliveriesQueue', BATCHING.deliveries],
+    ['WorkersDeliveryFunction', 'DeliveriesOverflowQueue', BATCHING.deliveries],
   ])('%s reads %s in batches and reports failed messages one by one', (fn, queue, batching) => {
-    const mapping = mappingOf(fn);
-    expect(nameOf(mapping.EventSourceArn)).toBe(queue);
+    const mapping = mappingOf(fn, queue);
     expect(mapping).toMatchObject({
       BatchSize: batching.batchSize,
       MaximumBatchingWindowInSeconds: batching.maxBatchingWindowSeconds,
@@ -282,14 +294,23 @@ describe('queue consumers', () => {
     });
   });
 
-  it('caps how many delivery functions run at once', () => {
-    expect(mappingOf('WorkersDeliveryFunction').ScalingConfig).toEqual({ MaximumConcurrency: 50 });
+  it('caps how many delivery functions run at once, each lane on its own', () => {
+    expect(mappingOf('WorkersDeliveryFunction', 'DeliveriesQueue').ScalingConfig).toEqual({
+      MaximumConcurrency: 50,
+    });
+    expect(mappingOf('WorkersDeliveryFunction', 'DeliveriesOverflowQueue').ScalingConfig).toEqual({
+      MaximumConcurrency: ISOLATION.overflowConcurrency,
+    });
   });
 
-  it.each(['WorkersFanOutFunction', 'WorkersDeliveryFunction'])(
-    '%s: its queue hides a message at least 6 times its timeout (AWS advice), so a slow batch is not seen twice',
-    (fn) => {
-      const mapping = mappingOf(fn);
+  it.each([
+    ['WorkersFanOutFunction', 'EventsQueue'],
+    ['WorkersDeliveryFunction', 'DeliveriesQueue'],
+    ['WorkersDeliveryFunction', 'DeliveriesOverflowQueue'],
+  ])(
+    '%s: %s hides a message at least 6 times its timeout (AWS advice), so a slow batch is not seen twice',
+    (fn, queueName) => {
+      const mapping = mappingOf(fn, queueName);
       const queue = resourceNamed('AWS::SQS::Queue', nameOf(mapping.EventSourceArn));
       const timeout = functionNamed(fn).Properties.Timeout;
       expect(timeout).toBeGreaterThan(0);
@@ -491,6 +512,79 @@ describe('settings', () => {
     tuned.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       ScalingConfig: { MaximumConcurrency: 5 },
     });
+  });
+});
+
+describe('isolation settings', () => {
+  const stackWith = (isolation: Record<string, number>) =>
+    Template.fromStack(
+      new HooklineStack(
+        new App({ context: appContext({ 'aws:cdk:bundling-stacks': [] }) }),
+        'Iso',
+        {
+          isolation,
+        },
+      ),
+    );
+  const variablesOf = (stack: Template, fn: string) =>
+    Object.entries(stack.findResources('AWS::Lambda::Function')).find(([id]) =>
+      id.startsWith(fn),
+    )?.[1].Properties.Environment.Variables;
+
+  it('reach both workers, and the overflow lane takes its own concurrency', () => {
+    const tuned = stackWith({
+      circuitFailureThreshold: 3,
+      circuitOpenSeconds: 10,
+      slowReceiverMs: 500,
+      overflowConcurrency: 7,
+      tenantEventsPerSecond: 40,
+    });
+    for (const fn of ['WorkersFanOutFunction', 'WorkersDeliveryFunction']) {
+      expect(variablesOf(tuned, fn)).toMatchObject({
+        CIRCUIT_FAILURE_THRESHOLD: '3',
+        CIRCUIT_OPEN_SECONDS: '10',
+        SLOW_RECEIVER_MS: '500',
+        TENANT_EVENTS_PER_SECOND: '40',
+        DELIVERIES_OVERFLOW_QUEUE_URL: expect.anything(),
+      });
+    }
+    tuned.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      ScalingConfig: { MaximumConcurrency: 7 },
+    });
+  });
+
+  it('without an overflow lane or tenant shares, grant nothing for them', () => {
+    const bare = stackWith({ overflowConcurrency: 0, tenantEventsPerSecond: 0 });
+    expect(Object.keys(bare.findResources('AWS::Lambda::EventSourceMapping'))).toHaveLength(2);
+    expect(variablesOf(bare, 'WorkersDeliveryFunction')).not.toHaveProperty(
+      'DELIVERIES_OVERFLOW_QUEUE_URL',
+    );
+    expect(variablesOf(bare, 'WorkersFanOutFunction')).not.toHaveProperty('EVENTS_QUEUE_URL');
+    const fanOutStatements = Object.values(bare.findResources('AWS::IAM::Policy'))
+      .filter((policy) => JSON.stringify(policy.Properties.Roles).includes('FanOut'))
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+    expect(JSON.stringify(fanOutStatements)).not.toContain('dynamodb:UpdateItem');
+    const sendsTo = fanOutStatements
+      .filter((statement: { Action: unknown }) =>
+        [statement.Action].flat().includes('sqs:SendMessage'),
+      )
+      .flatMap((statement: { Resource: unknown }) => [statement.Resource].flat().map(nameOf));
+    expect(sendsTo).not.toContain('EventsQueue');
+  });
+
+  it.each([
+    [
+      { overflowConcurrency: 1 },
+      'overflowConcurrency must be 0 (no overflow lane) or from 2 to 1000',
+    ],
+    [{ circuitFailureThreshold: 101 }, 'circuitFailureThreshold must be an integer from 0 to 100'],
+    [
+      { circuitOpenSeconds: 60, circuitMaxOpenSeconds: 30 },
+      'circuitMaxOpenSeconds must be an integer from 60 to 86400',
+    ],
+    [{ tenantEventsPerSecond: 1001 }, 'tenantEventsPerSecond must be an integer from 0 to 1000'],
+  ])('refuses %j', (isolation, message) => {
+    expect(() => stackWith(isolation)).toThrow(message);
   });
 });
 

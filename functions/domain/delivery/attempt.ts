@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import type { WebhookRecord } from '../webhooks/schema.ts';
-import { deliveryHeaders, redactHeaders } from './headers.ts';
+import { redactHeaders } from './headers.ts';
 import {
   type DeliveryEvent,
   ERROR_CLASSES,
@@ -8,9 +8,10 @@ import {
   type OutgoingRequest,
   type SendResult,
 } from './model.ts';
-import { PayloadError, renderPayload } from './payload.ts';
+import { PayloadError } from './payload.ts';
 import type { OAuth2TokenSource, Sender } from './ports.ts';
 import type { AttemptRecord } from './record.ts';
+import { deliveryRequest } from './request.ts';
 
 /**
  * One attempt of one delivery: build the body, sign it, authenticate, send,
@@ -75,14 +76,6 @@ export interface AttemptResult {
   result: SendResult;
 }
 
-/** The secrets that sign now: the current one, then those still in a rotation's grace period. */
-export const signingSecrets = (webhook: WebhookRecord, now: Date): string[] => [
-  webhook.signing_secret,
-  ...(webhook.previous_signing_secrets ?? [])
-    .filter((previous) => Date.parse(previous.expires_at) > now.getTime())
-    .map((previous) => previous.secret),
-];
-
 export const performAttempt = async (
   deps: AttemptDependencies,
   input: AttemptInput,
@@ -112,31 +105,20 @@ export const performAttempt = async (
     },
   });
 
-  let payload: ReturnType<typeof renderPayload>;
+  let build: ReturnType<typeof deliveryRequest>;
   try {
-    payload = renderPayload(webhook, event);
-  } catch (error) {
-    if (error instanceof PayloadError) return finish(failedSend('config', error.message));
-    throw error;
-  }
-
-  const build = (oauth2Token?: string): OutgoingRequest => ({
-    url: webhook.url,
-    method: webhook.method,
-    body: payload.body,
-    headers: deliveryHeaders({
+    build = deliveryRequest({
       webhook,
       event,
       deliveryId,
       attempt,
-      timestamp: Math.floor(now.getTime() / 1000),
-      body: payload.body,
-      contentType: payload.contentType,
-      secrets: signingSecrets(webhook, now),
-      oauth2Token,
+      now,
       userAgent: deps.userAgent,
-    }),
-  });
+    });
+  } catch (error) {
+    if (error instanceof PayloadError) return finish(failedSend('config', error.message));
+    throw error;
+  }
 
   const security = webhook.security;
   if (security.type !== 'oauth2') {

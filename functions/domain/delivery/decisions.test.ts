@@ -120,7 +120,12 @@ const outcome = (attempt: number, result: SendResult) => ({
   result,
 });
 
-const types = (effects: readonly Effect[]) => effects.map((effect) => effect.type).sort();
+/** The effects that move a delivery on; observations (metrics, analytics) are tested in observations.test.ts. */
+const types = (effects: readonly Effect[]) =>
+  effects
+    .filter((effect) => effect.type !== 'observe')
+    .map((effect) => effect.type)
+    .sort();
 
 describe('admission', () => {
   it.each<[string, Partial<DeliveryJob>, number | undefined]>([
@@ -175,6 +180,7 @@ describe('admission', () => {
     else {
       expect(placed.decision.effects).toEqual([
         { type: 'enqueue', job: aJob({ attempt: 4, rate_slot: true }), dueAtMs: at },
+        { type: 'rate-limit-wait' },
       ]);
     }
   });
@@ -371,6 +377,13 @@ describe('after an attempt', () => {
         tenant: 'acme',
         webhookId: WEBHOOK_ID,
         tally: { at: NOW.toISOString(), ok: false, attempted: false, final: 'failed' },
+      },
+      {
+        type: 'observe',
+        tenant: 'acme',
+        webhookId: WEBHOOK_ID,
+        test: false,
+        observation: { at: NOW.toISOString(), eventType: 'ticket.created', final: 'failed' },
       },
     ]);
   });

@@ -1,6 +1,9 @@
+import type { FinalStatus, Observation } from '../analytics/aggregate.ts';
 import type { WebhookRecord } from '../webhooks/schema.ts';
+import type { Lane } from './circuit.ts';
+import { deliveryIdTime } from './ids.ts';
 import { type DeliveryJob, jobOf } from './jobs.ts';
-import { failedSend, type SendResult } from './model.ts';
+import { type ErrorClass, failedSend, type SendResult } from './model.ts';
 import type { WebhookStats } from './ports.ts';
 import {
   type AttemptRecord,
@@ -23,12 +26,34 @@ import { parseRetryAfter } from './retry-after.ts';
 /** What follows a decision, for the executor to apply. */
 export type Effect =
   /** A job back on the queue, due at `dueAtMs`: the next attempt, or a job waiting its turn. */
-  | { type: 'enqueue'; job: DeliveryJob; dueAtMs: number }
+  | { type: 'enqueue'; job: DeliveryJob; dueAtMs: number; lane?: Lane | undefined }
   /** The job as it last ran, copied to the dead-letter queue. */
   | { type: 'dead-letter'; job: DeliveryJob; reason: string }
   | { type: 'disable-webhook'; tenant: string; webhookId: string; at: string; reason: string }
   /** One attempt (or an ending without one) for the webhook's counters, summed per batch. */
-  | { type: 'count'; tenant: string; webhookId: string; tally: AttemptTally };
+  | { type: 'count'; tenant: string; webhookId: string; tally: AttemptTally }
+  /**
+   * The same seen from outside: for the batch's metrics, and, unless the
+   * delivery is a test (which is never counted), for the analytics aggregates.
+   */
+  | {
+      type: 'observe';
+      tenant: string;
+      webhookId: string;
+      test: boolean;
+      observation: DeliveryObservation;
+    }
+  /** A job waited for its rate-limit slot, on the queue or in the function (a metric). */
+  | { type: 'rate-limit-wait' };
+
+export interface DeliveryObservation extends Observation {
+  errorClass?: ErrorClass | undefined;
+  /** Event accepted to delivered (ms): set for a delivery delivered in its first attempt chain. */
+  lagMs?: number | undefined;
+}
+
+/** A job put back to wait for its rate-limit slot, or waiting for it in the function. */
+export const RATE_LIMIT_WAIT: Effect = { type: 'rate-limit-wait' };
 
 export interface AttemptTally {
   at: string;
@@ -124,7 +149,10 @@ export const placeInSlot = (
     : {
         kind: 'wait',
         decision: {
-          effects: [{ type: 'enqueue', job: { ...job, rate_slot: true }, dueAtMs: slotMs }],
+          effects: [
+            { type: 'enqueue', job: { ...job, rate_slot: true }, dueAtMs: slotMs },
+            RATE_LIMIT_WAIT,
+          ],
         },
       };
 
@@ -170,6 +198,13 @@ export const refusedClaim = (
       decision: takeOver(existing, context),
       why: `attempt ${flight.attempt} was cut off; taken over`,
     };
+  }
+  if (
+    existing.attempt_count === job.attempt - 1 &&
+    (existing.status === 'pending' || existing.status === 'retrying')
+  ) {
+    // Claimable still (a record held back, say): the claim lost a race that moved nothing on.
+    return { kind: 'redeliver', why: `attempt ${job.attempt} is still to be claimed` };
   }
   if (existing.attempt_count < job.attempt) {
     return {
@@ -255,12 +290,18 @@ export const afterAttempt = (
     };
   }
   const at = finishedAt.toISOString();
-  const counted = (final?: AttemptTally['final']): Effect => ({
-    type: 'count',
-    tenant: record.tenant,
-    webhookId: record.webhook_id,
-    tally: { at, ok: result.ok, attempted: true, ...(final ? { final } : {}) },
-  });
+  const counted = (final?: FinalStatus): Effect[] =>
+    observed(record, {
+      at,
+      eventType: record.event_type,
+      attempt: { ok: result.ok, durationMs: outcome.attempt.duration_ms },
+      final,
+      errorClass: result.error_class,
+      lagMs:
+        final === 'delivered' && record.chain_start === 0
+          ? finishedAt.getTime() - deliveryIdTime(record.delivery_id)
+          : undefined,
+    });
   const write = (attempt: AttemptRecord, status: DeliveryOutcome) => ({
     record: withOutcome(record, attempt, status, policy.retentionMs),
   });
@@ -268,7 +309,7 @@ export const afterAttempt = (
     case 'delivered':
       return {
         write: write(outcome.attempt, { status: 'delivered', completed_at: at, updated_at: at }),
-        effects: [counted('delivered')],
+        effects: counted('delivered'),
       };
     case 'retry': {
       const dueAtMs = finishedAt.getTime() + step.delayMs;
@@ -278,7 +319,7 @@ export const afterAttempt = (
           { ...outcome.attempt, next_retry_at: nextRetryAt },
           { status: 'retrying', next_retry_at: nextRetryAt, updated_at: at },
         ),
-        effects: [counted(), { type: 'enqueue', job: jobOf(record, number + 1), dueAtMs }],
+        effects: [...counted(), { type: 'enqueue', job: jobOf(record, number + 1), dueAtMs }],
       };
     }
     case 'abandon':
@@ -290,7 +331,7 @@ export const afterAttempt = (
           updated_at: at,
         }),
         effects: [
-          counted('failed'),
+          ...counted('abandoned'),
           { type: 'dead-letter', job: jobOf(record, number), reason: step.reason },
         ],
       };
@@ -303,11 +344,35 @@ export const afterAttempt = (
           updated_at: at,
         }),
         effects: [
-          counted('failed'),
-          ...(step.disableWebhook ? [disableOnGone(record.tenant, record.webhook_id, at)] : []),
+          ...counted('failed'),
+          // A test-mode webhook is never switched off by its deliveries, 410 included.
+          ...(step.disableWebhook && !record.is_test
+            ? [disableOnGone(record.tenant, record.webhook_id, at)]
+            : []),
         ],
       };
   }
+};
+
+/**
+ * An attempt, or an ending, as effects: the counters' tally and the
+ * observation. A test delivery (the test route's, or a test-mode webhook's)
+ * is observed for the metrics and left out of the counters and analytics,
+ * so it never counts towards auto-disabling its webhook either.
+ */
+const observed = (record: DeliveryRecord, observation: DeliveryObservation): Effect[] => {
+  const { attempt, final, at } = observation;
+  const tally: AttemptTally = {
+    at,
+    ok: attempt?.ok ?? false,
+    attempted: attempt !== undefined,
+    ...(final ? { final: final === 'delivered' ? 'delivered' : 'failed' } : {}),
+  };
+  const { tenant, webhook_id: webhookId, is_test: test } = record;
+  return [
+    ...(test ? [] : [{ type: 'count', tenant, webhookId, tally } as const]),
+    { type: 'observe', tenant, webhookId, test, observation },
+  ];
 };
 
 const disableOnGone = (tenant: string, webhookId: string, at: string): Effect => ({
@@ -339,14 +404,7 @@ export const endDisabled = (
         policy.retentionMs,
       ),
     },
-    effects: [
-      {
-        type: 'count',
-        tenant: record.tenant,
-        webhookId: record.webhook_id,
-        tally: { at, ok: false, attempted: false, final: 'failed' },
-      },
-    ],
+    effects: observed(record, { at, eventType: record.event_type, final: 'failed' }),
   };
 };
 
@@ -378,7 +436,7 @@ export const followUpsOf = (record: DeliveryRecord): Effect[] => {
         },
       ];
     case 'failed':
-      return last?.status_code === 410 && last.attempt === record.attempt_count
+      return last?.status_code === 410 && last.attempt === record.attempt_count && !record.is_test
         ? [
             disableOnGone(
               record.tenant,

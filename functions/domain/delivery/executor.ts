@@ -1,4 +1,7 @@
+import { deltasOf } from '../analytics/aggregate.ts';
+import type { AnalyticsSink } from '../analytics/service.ts';
 import { errorSummary } from '../errors.ts';
+import { batchMetrics, isQuiet } from './batch-metrics.ts';
 import {
   type AttemptTally,
   autoDisableReason,
@@ -9,6 +12,7 @@ import {
 } from './decisions.ts';
 import { queuedJob } from './jobs.ts';
 import {
+  type DeliveryMetrics,
   type DeliveryStore,
   type JobQueue,
   QueueSendError,
@@ -23,14 +27,17 @@ import {
  * 2. follow-ups and dead letters: the next jobs (and jobs put back to wait)
  *    and the copies of abandoned deliveries, side by side;
  * 3. webhook state and counters: 410 switch-offs, then one counter update
- *    per webhook, and auto-disable when its failure run is long enough.
+ *    per webhook, and auto-disable when its failure run is long enough;
+ *    beside them the analytics aggregates, one update per webhook and hour
+ *    and one per tenant and hour (test deliveries left out of both);
+ * 4. the batch's metrics, once (bounded dimensions, test deliveries in).
  *
  * A decision's effects are applied only once its record is written, so
  * nothing follows an attempt that is not recorded. A message whose write or
  * follow-up fails is answered for redelivery; its claim is then refused, and
  * as the message that made the attempt it makes sure of the follow-ups again
- * (decisions.ts, refusedClaim). Counters are bookkeeping: a failure is
- * logged, never answered with a redelivery that would count twice.
+ * (decisions.ts, refusedClaim). Counters and aggregates are bookkeeping: a
+ * failure is logged, never answered with a redelivery that would count twice.
  */
 
 export type Log = (
@@ -48,6 +55,8 @@ export interface ExecutorPorts {
   store: Pick<DeliveryStore, 'record'>;
   queue: JobQueue;
   webhooks: Pick<WebhookDirectory, 'recordStats' | 'disable'>;
+  analytics: AnalyticsSink;
+  metrics: DeliveryMetrics;
 }
 
 export interface ExecutorContext {
@@ -75,23 +84,42 @@ export const executeBatch = async (
   await Promise.all([
     send('follow-up jobs', ofType('enqueue'), failures, context, (entries) => {
       const nowMs = context.now().getTime();
-      return ports.queue.send(entries.map(({ job, dueAtMs }) => queuedJob(job, dueAtMs, nowMs)));
+      return ports.queue.send(
+        entries.map(({ job, dueAtMs, lane }) => ({
+          ...queuedJob(job, dueAtMs, nowMs),
+          ...(lane ? { lane } : {}),
+        })),
+      );
     }),
     send('dead letters', ofType('dead-letter'), failures, context, (entries) =>
       ports.queue.deadLetter(entries.map(({ job, reason }) => ({ job, reason }))),
     ),
   ]);
 
-  await Promise.all(
+  const gone = await Promise.all(
     ofType('disable-webhook').map(async (effect) => {
       const { tenant, webhookId, at, reason } = effect;
+      const done = await disable(ports, context, tenant, webhookId, at, reason);
       // The attempt is recorded: its message comes back and switches the webhook off again.
-      if (!(await disable(ports, context, tenant, webhookId, at, reason))) {
-        failures.add(effect.messageId);
-      }
+      if (done === 'failed') failures.add(effect.messageId);
+      return done;
     }),
   );
-  await updateCounters(ofType('count'), ports, context);
+  const observed = ofType('observe');
+  const [failing] = await Promise.all([
+    updateCounters(ofType('count'), ports, context),
+    addAggregates(
+      observed.filter(({ test }) => !test),
+      ports,
+      context,
+    ),
+  ]);
+  const metrics = batchMetrics(
+    observed.map(({ observation }) => observation),
+    ofType('rate-limit-wait').length,
+    [...gone, ...failing].filter((done) => done === 'switched').length,
+  );
+  if (!isQuiet(metrics)) ports.metrics.publish(metrics);
   return failures;
 };
 
@@ -152,15 +180,15 @@ const updateCounters = async (
   counts: readonly Owned<'count'>[],
   ports: ExecutorPorts,
   context: ExecutorContext,
-): Promise<void> => {
+): Promise<Disabling[]> => {
   const byWebhook = new Map<string, { tenant: string; tallies: AttemptTally[] }>();
   for (const { tenant, webhookId, tally } of counts) {
     const entry = byWebhook.get(webhookId) ?? { tenant, tallies: [] };
     entry.tallies.push(tally);
     byWebhook.set(webhookId, entry);
   }
-  await Promise.all(
-    [...byWebhook].map(async ([webhookId, { tenant, tallies }]) => {
+  return Promise.all(
+    [...byWebhook].map(async ([webhookId, { tenant, tallies }]): Promise<Disabling> => {
       let state: Awaited<ReturnType<ExecutorPorts['webhooks']['recordStats']>>;
       try {
         state = await ports.webhooks.recordStats(tenant, webhookId, summarize(tallies));
@@ -169,16 +197,46 @@ const updateCounters = async (
           webhook_id: webhookId,
           error: errorSummary(error),
         });
-        return;
+        return 'unchanged';
       }
       const now = context.now();
       const reason = autoDisableReason(state, now.getTime(), context.policy);
-      if (reason) await disable(ports, context, tenant, webhookId, now.toISOString(), reason);
+      return reason
+        ? disable(ports, context, tenant, webhookId, now.toISOString(), reason)
+        : 'unchanged';
     }),
   );
 };
 
-/** Answers false when the switch-off could not be written (an already disabled webhook is no failure). */
+/** Step 3, beside the counters: the batch's observations summed per webhook and hour, and per tenant and hour. */
+const addAggregates = async (
+  observed: readonly Owned<'observe'>[],
+  ports: ExecutorPorts,
+  context: ExecutorContext,
+): Promise<void> => {
+  const deltas = deltasOf(observed);
+  if (deltas.length === 0) return;
+  let unwritten: Awaited<ReturnType<AnalyticsSink['add']>>;
+  try {
+    unwritten = await ports.analytics.add(deltas);
+  } catch (error) {
+    context.log('error', 'Could not add to the analytics aggregates', {
+      error: errorSummary(error),
+    });
+    return;
+  }
+  for (const { scope, hour } of unwritten) {
+    context.log('error', 'Could not add to an analytics aggregate', {
+      webhook_id: scope.webhookId ?? null,
+      hour,
+    });
+  }
+};
+
+/** What a switch-off came to: `failed` means it could not be written. */
+type Disabling = 'switched' | 'unchanged' | 'failed';
+
+/** An already disabled (or deleted) webhook is `unchanged`, no failure. */
 const disable = async (
   ports: ExecutorPorts,
   context: ExecutorContext,
@@ -186,17 +244,18 @@ const disable = async (
   webhookId: string,
   at: string,
   reason: string,
-): Promise<boolean> => {
+): Promise<Disabling> => {
   try {
     if (await ports.webhooks.disable(tenant, webhookId, at)) {
       context.log('warn', 'A webhook was disabled', { webhook_id: webhookId, reason });
+      return 'switched';
     }
-    return true;
+    return 'unchanged';
   } catch (error) {
     context.log('error', 'Could not disable a webhook', {
       webhook_id: webhookId,
       error: errorSummary(error),
     });
-    return false;
+    return 'failed';
   }
 };

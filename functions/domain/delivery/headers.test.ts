@@ -3,9 +3,25 @@ import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { Webhook as SvixWebhook } from 'svix';
 import { describe, expect, it } from 'vitest';
 import type { Security } from '../webhooks/schema.ts';
-import { type DeliveryHeadersInput, deliveryHeaders, REDACTED, redactHeaders } from './headers.ts';
+import {
+  type DeliveryHeadersInput,
+  deliveryHeaders,
+  REDACTED,
+  redactHeaders,
+  redactSignatures,
+  SECRET_TOKEN_HEADER,
+} from './headers.ts';
 import type { DeliveryEvent } from './model.ts';
-import { verifySignature } from './signing.ts';
+import { verifySample } from './verify.ts';
+
+/** Whether POST /webhooks/verify would call this X-Alga-Signature valid. */
+const verifies = (signature: string, body: string, secrets: readonly string[]): boolean =>
+  verifySample(
+    { webhook_id: '5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d', signature, body },
+    { security: { type: 'none' } },
+    secrets,
+    new Date(),
+  ).valid;
 
 const event: DeliveryEvent = {
   event_id: '0b6f8c1e-2d3a-4e5f-8a9b-1c2d3e4f5a6b',
@@ -71,8 +87,7 @@ describe('deliveryHeaders', () => {
     // Assess
     const signature = headers['X-Alga-Signature'] ?? '';
     expect(signature).toMatch(new RegExp(`^t=${input.timestamp},v1=[0-9a-f]{64}$`));
-    const sample = { algorithm: 'sha256' as const, signature, body: input.body ?? '' };
-    expect(verifySignature(sample, input.secrets)).toBe(true);
+    expect(verifies(signature, input.body ?? '', input.secrets)).toBe(true);
     const [secret = ''] = input.secrets;
     expect(() => new StandardWebhook(secret).verify(input.body ?? '', headers)).not.toThrow();
     expect(() => new SvixWebhook(secret).verify(input.body ?? '', headers)).not.toThrow();
@@ -90,8 +105,7 @@ describe('deliveryHeaders', () => {
     expect(headers['X-Alga-Signature']?.match(/,v1=/g)).toHaveLength(2);
     expect(headers['webhook-signature']?.split(' ')).toHaveLength(2);
     for (const secret of secrets) {
-      const sample = { algorithm: 'sha256' as const, signature: headers['X-Alga-Signature'] ?? '' };
-      expect(verifySignature({ ...sample, body: input.body ?? '' }, [secret])).toBe(true);
+      expect(verifies(headers['X-Alga-Signature'] ?? '', input.body ?? '', [secret])).toBe(true);
       expect(() => new StandardWebhook(secret).verify(input.body ?? '', headers)).not.toThrow();
       expect(() => new SvixWebhook(secret).verify(input.body ?? '', headers)).not.toThrow();
     }
@@ -222,6 +236,80 @@ describe('deliveryHeaders', () => {
       `t=${input.timestamp},v1=${digest('current-secret')},v1=${digest('previous-secret')}`,
     );
     expect(headers['X-Alga-Signature']).toMatch(/^t=\d+,v1=[0-9a-f]{64},v1=[0-9a-f]{64}$/);
+  });
+});
+
+describe('the secret_token', () => {
+  it('goes in X-Alga-Secret-Token after the security header, before the signatures', () => {
+    // Prepare
+    const input = withSecurity({ type: 'bearer_token', token: 'abc', header_name: 'X-Auth' });
+    input.webhook = { ...input.webhook, secret_token: 'st-0123456789' };
+
+    // Act
+    const headers = deliveryHeaders(input);
+
+    // Assess
+    expect(headers[SECRET_TOKEN_HEADER]).toBe('st-0123456789');
+    const names = Object.keys(headers);
+    expect(names.indexOf(SECRET_TOKEN_HEADER)).toBe(names.indexOf('X-Auth') + 1);
+    expect(names.indexOf('X-Alga-Signature')).toBe(names.indexOf(SECRET_TOKEN_HEADER) + 1);
+  });
+
+  it('is left out when the webhook has none, and never taken from a custom header', () => {
+    // Prepare
+    const input = inputFor({
+      webhook: {
+        ...inputFor().webhook,
+        secret_token: null,
+        custom_headers: { 'x-alga-secret-token': 'forged' },
+      },
+    });
+
+    // Act
+    const headers = deliveryHeaders(input);
+
+    // Assess
+    expect(Object.keys(headers).map((name) => name.toLowerCase())).not.toContain(
+      'x-alga-secret-token',
+    );
+  });
+
+  it('is redacted in the stored copy, whatever the security type', () => {
+    // Act
+    const redacted = redactHeaders(
+      { 'X-Alga-Secret-Token': 'st-0123456789', 'X-Other': 'x' },
+      { security: { type: 'none' } },
+    );
+
+    // Assess
+    expect(redacted).toEqual({ 'X-Alga-Secret-Token': REDACTED, 'X-Other': 'x' });
+  });
+});
+
+describe('redactSignatures', () => {
+  it('replaces every digest and keeps the timestamps, the number of secrets and the rest', () => {
+    // Prepare
+    const security: Security = {
+      type: 'hmac_signature',
+      algorithm: 'sha512',
+      signature_header: 'X-Sig',
+    };
+    const headers = deliveryHeaders(withSecurity(security, { secrets: ['new-one', 'old-one'] }));
+
+    // Act
+    const redacted = redactSignatures(headers, { security });
+
+    // Assess
+    const t = headers['webhook-timestamp'];
+    expect(redacted['X-Alga-Signature']).toBe(`t=${t},v1=${REDACTED},v1=${REDACTED}`);
+    expect(redacted['X-Sig']).toBe(`t=${t},v1=${REDACTED},v1=${REDACTED}`);
+    expect(redacted['webhook-signature']).toBe(`v1,${REDACTED} v1,${REDACTED}`);
+    expect({ ...redacted, 'X-Alga-Signature': '', 'X-Sig': '', 'webhook-signature': '' }).toEqual({
+      ...headers,
+      'X-Alga-Signature': '',
+      'X-Sig': '',
+      'webhook-signature': '',
+    });
   });
 });
 

@@ -5,8 +5,25 @@ import { algaSignature, hmacHeaderSignature, standardWebhooksSignature } from '.
 
 /** The headers of one delivery attempt, and their redacted copy for the attempt record. */
 
+/**
+ * Carries the webhook's `secret_token`, for receivers that cannot check an
+ * HMAC: they compare it with the token they were given (as GitLab's
+ * X-Gitlab-Token, Telegram's X-Telegram-Bot-Api-Secret-Token). A credential:
+ * redacted wherever a request is kept or shown.
+ */
+export const SECRET_TOKEN_HEADER = 'X-Alga-Secret-Token';
+
+/**
+ * `true` on a test delivery: every delivery of a webhook in test mode
+ * (`is_test_mode`, real events), and the test route's. Such deliveries are
+ * marked `is_test` in the history and counted nowhere (docs/decisions.md).
+ */
+export const TEST_HEADER = 'X-Alga-Test';
+
 export interface DeliveryHeadersInput {
-  webhook: Pick<WebhookRecord, 'webhook_id' | 'security' | 'custom_headers'>;
+  /** `is_test_mode` true: the delivery is a test (TEST_HEADER). */
+  webhook: Pick<WebhookRecord, 'webhook_id' | 'security' | 'custom_headers'> &
+    Partial<Pick<WebhookRecord, 'secret_token' | 'is_test_mode'>>;
   event: DeliveryEvent;
   deliveryId: string;
   attempt: number;
@@ -75,8 +92,12 @@ export const deliveryHeaders = (input: DeliveryHeadersInput): Headers => {
     'X-Alga-Event-Type': event.event_type,
     'X-Alga-Delivery-Id': input.deliveryId,
     'X-Alga-Delivery-Attempt': String(input.attempt),
+    ...(webhook.is_test_mode ? { [TEST_HEADER]: 'true' } : {}),
   };
-  const security = securityHeader(input, signedBody);
+  const security: Headers = {
+    ...securityHeader(input, signedBody),
+    ...(webhook.secret_token ? { [SECRET_TOKEN_HEADER]: webhook.secret_token } : {}),
+  };
   const signatures: Headers = {
     'X-Alga-Signature': algaSignature(secrets, timestamp, signedBody),
     'webhook-id': input.deliveryId,
@@ -121,11 +142,16 @@ const lower = (name: string): string => name.toLowerCase();
 export const REDACTED = '[redacted]';
 
 /** Credentials whatever the security type; compared in lower case. */
-const ALWAYS_SECRET = ['authorization', 'proxy-authorization', 'cookie'];
+const ALWAYS_SECRET = [
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  SECRET_TOKEN_HEADER.toLowerCase(),
+];
 
 /**
  * The copy of an attempt's request headers that is stored and shown in the
- * delivery history. Redacted: the three credential headers above, and the
+ * delivery history. Redacted: the credential headers above, and the
  * header a bearer_token or api_key webhook puts its token in. Kept: signatures
  * (an HMAC digest does not reveal its key, and receivers debugging a mismatch
  * need them), and custom headers, which the API already returns unmasked as
@@ -145,5 +171,31 @@ export const redactHeaders = (
       name,
       secretNames.has(lower(name)) ? REDACTED : value,
     ]),
+  );
+};
+
+/**
+ * Signature headers with each digest replaced, their shape kept (the
+ * timestamp, one entry per secret): for a preview, whose event the caller
+ * chose. A real signature over it would be a delivery any receiver accepts,
+ * made by a route that sends and records nothing.
+ */
+export const redactSignatures = (
+  headers: Readonly<Headers>,
+  webhook: Pick<WebhookRecord, 'security'>,
+): Headers => {
+  const { security } = webhook;
+  const hexSigned = new Set(['x-alga-signature']);
+  if (security.type === 'hmac_signature') hexSigned.add(lower(security.signature_header));
+  return Object.fromEntries(
+    Object.entries(headers).map(([name, value]) => {
+      if (hexSigned.has(lower(name))) {
+        return [name, value.replace(/v1=[^,]*/g, `v1=${REDACTED}`)];
+      }
+      if (lower(name) === 'webhook-signature') {
+        return [name, value.replace(/v1,\S*/g, `v1,${REDACTED}`)];
+      }
+      return [name, value];
+    }),
   );
 };

@@ -18,6 +18,8 @@ export const deliveryJobSchema = v.object({
   not_before: v.optional(v.number()),
   /** The job holds a rate-limit slot at `not_before`: it goes then without asking again. */
   rate_slot: v.optional(v.boolean()),
+  /** Held back since this time (ISO) by the receiver's open circuit: its history says so already. */
+  held_since: v.optional(v.string()),
   event: deliveryEventSchema,
 });
 

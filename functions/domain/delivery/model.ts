@@ -28,6 +28,8 @@ export interface QueueMessage {
   body: string;
   /** When the queue accepted the message (ms epoch), if it says. */
   sentAt?: number | undefined;
+  /** Its string message attributes, by name. */
+  attributes?: Record<string, string> | undefined;
 }
 
 /** One attempt's request, ready to send. */

@@ -1,8 +1,10 @@
 import type { WebhookRecord } from '../webhooks/schema.ts';
+import type { BatchMetrics } from './batch-metrics.ts';
+import type { CircuitUpdate, Lane, ProbeClaim } from './circuit.ts';
 import type { RecordWrite } from './decisions.ts';
 import type { DeliveryJob } from './jobs.ts';
 import type { OutgoingRequest, SendResult } from './model.ts';
-import type { DeliveryRecord } from './record.ts';
+import type { DeliveryRecord, Held } from './record.ts';
 
 /**
  * What delivery needs from the outside world. The repositories, the SQS
@@ -67,9 +69,14 @@ export interface WebhookStats {
   recovered: boolean;
 }
 
+/** Where a batch's metrics go (CloudWatch embedded metric format, in the handler): once per batch. */
+export interface DeliveryMetrics {
+  publish(metrics: BatchMetrics): void;
+}
+
 export interface JobQueue {
-  /** Sends jobs, each after its delay (at most 900 s); see QueueSendError. */
-  send(jobs: readonly { job: DeliveryJob; delaySeconds: number }[]): Promise<void>;
+  /** Sends jobs, each after its delay (at most 900 s), to its lane (standard by default); see QueueSendError. */
+  send(jobs: readonly { job: DeliveryJob; delaySeconds: number; lane?: Lane }[]): Promise<void>;
   /** Copies abandoned deliveries to the dead-letter queue with their reason; see QueueSendError. */
   deadLetter(entries: readonly { job: DeliveryJob; reason: string }[]): Promise<void>;
 }
@@ -124,4 +131,18 @@ export interface OAuth2TokenSource {
     token_url: string;
     scope?: string | undefined;
   }): void;
+}
+
+/** The circuit breaker's and the lane's state, on the webhook item (circuit.ts). */
+export interface CircuitStore {
+  /** Wins the probe if `retry_at` is still what the worker read, and moves it on. */
+  claimProbe(tenant: string, webhookId: string, claim: ProbeClaim): Promise<boolean>;
+  /** One write; false when its condition no longer holds (another worker moved the state first). */
+  updateCircuit(tenant: string, webhookId: string, update: CircuitUpdate): Promise<boolean>;
+}
+
+/** Marks in a delivery's history that its next attempt is held back, and why. */
+export interface HoldRecorder {
+  /** False when the delivery has moved on meanwhile (nothing to mark). */
+  hold(job: DeliveryJob, held: Held, now: Date): Promise<boolean>;
 }

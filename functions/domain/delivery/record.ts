@@ -34,6 +34,10 @@ export const attemptRecordSchema = v.object({
 
 export type AttemptRecord = v.InferOutput<typeof attemptRecordSchema>;
 
+const heldSchema = v.object({ reason: v.string(), since: v.string(), until: v.string() });
+
+export type Held = v.InferOutput<typeof heldSchema>;
+
 export const deliveryRecordSchema = v.object({
   delivery_id: v.string(),
   webhook_id: v.string(),
@@ -59,6 +63,11 @@ export const deliveryRecordSchema = v.object({
   final_reason: v.nullish(v.string()),
   /** Set with `abandoned`: its copy is on the dead-letter queue, or being sent there. */
   dead_lettered: v.optional(v.boolean(), false),
+  /**
+   * The next attempt is held back, not yet made (the receiver's circuit is
+   * open): why, since when, and until when at least. Its claim removes it.
+   */
+  held: v.nullish(heldSchema),
   created_at: v.string(),
   updated_at: v.string(),
   completed_at: v.nullish(v.string()),
@@ -84,6 +93,8 @@ export const newDeliveryRecord = (input: {
   retentionMs: number;
   isTest?: boolean;
   claim?: { token: string; messageId: string };
+  /** When the delivery was first seen, if before `now` (a job held back first). */
+  createdAt?: string | undefined;
 }): DeliveryRecord => {
   const at = input.now.toISOString();
   return {
@@ -104,11 +115,20 @@ export const newDeliveryRecord = (input: {
       : {}),
     attempts: [],
     dead_lettered: false,
-    created_at: at,
+    created_at: input.createdAt ?? at,
     updated_at: at,
     expires_at: expiresAt(input.now.getTime(), input.retentionMs),
   };
 };
+
+/**
+ * A delivery whose first attempt is held back: pending, no attempt started
+ * (`attempt_count` 0), and why. The claim of attempt 1 replaces it.
+ */
+export const heldDeliveryRecord = (
+  input: Omit<Parameters<typeof newDeliveryRecord>[0], 'claim' | 'createdAt'>,
+  held: Held,
+): DeliveryRecord => ({ ...newDeliveryRecord(input), attempt_count: 0, held });
 
 export interface DeliveryOutcome {
   status: DeliveryRecord['status'];
@@ -129,7 +149,7 @@ export const withOutcome = (
   outcome: DeliveryOutcome,
   retentionMs: number,
 ): DeliveryRecord => {
-  const { in_flight: _, ...rest } = record;
+  const { in_flight: _, held: __, ...rest } = record;
   return {
     ...rest,
     status: outcome.status,
@@ -163,6 +183,8 @@ export const deliverySummaryView = (record: DeliveryRecord) => {
     last_attempt_at: last?.started_at ?? null,
     next_retry_at: record.next_retry_at ?? null,
     final_reason: record.final_reason ?? null,
+    /** Why the next attempt waits without being made, while it does. */
+    delayed: record.held ?? null,
     created_at: record.created_at,
     updated_at: record.updated_at,
     completed_at: record.completed_at ?? null,

@@ -1,12 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import { TEST_EVENT_TYPE } from '../events/catalog.ts';
+import { assertCredentialsMayReach } from '../webhooks/credentials.ts';
 import type { WebhookRecord } from '../webhooks/schema.ts';
 import { type AttemptDependencies, performAttempt } from './attempt.ts';
 import { newDeliveryId } from './ids.ts';
 import { jobOf } from './jobs.ts';
 import type { DeliveryEvent } from './model.ts';
 import type { JobQueue } from './ports.ts';
+import {
+  type DeliveryPreview,
+  type PreviewEventInput,
+  previewDelivery,
+  previewEvent,
+} from './preview.ts';
 import {
   type DeliveryRecord,
   MAX_ATTEMPTS_PER_DELIVERY,
@@ -135,12 +142,25 @@ export class DeliveryService {
 
   /**
    * One attempt, now, answered in the response: no retries, no counters, but
-   * kept in the history (marked as a test) like any delivery.
+   * kept in the history (marked as a test) like any delivery. With
+   * `overrideUrl` it goes there instead of the webhook's url, under the same
+   * SSRF guard; stored credentials follow it only for a key that may
+   * redirect them (manage_security).
    */
   async test(
     webhook: WebhookRecord,
-    input: { eventType?: string | undefined; payload?: Record<string, unknown> | undefined },
+    input: {
+      eventType?: string | undefined;
+      payload?: Record<string, unknown> | undefined;
+      overrideUrl?: string | undefined;
+      mayRedirectCredentials?: boolean | undefined;
+    },
   ): Promise<TestDeliveryResult> {
+    if (input.overrideUrl !== undefined) {
+      assertCredentialsMayReach(webhook, input.overrideUrl, input.mayRedirectCredentials ?? false);
+    }
+    const target =
+      input.overrideUrl === undefined ? webhook : { ...webhook, url: input.overrideUrl };
     const now = this.#now();
     const eventType = input.eventType ?? TEST_EVENT_TYPE;
     const event: DeliveryEvent = {
@@ -156,7 +176,8 @@ export class DeliveryService {
     };
     const deliveryId = newDeliveryId(now.getTime());
     const { record: attempt, result } = await performAttempt(this.#attempts, {
-      webhook,
+      // A test delivery carries the test header (headers.ts TEST_HEADER), whatever the mode.
+      webhook: { ...target, is_test_mode: true },
       event,
       deliveryId,
       attempt: 1,
@@ -198,5 +219,15 @@ export class DeliveryService {
       error_message: result.ok ? null : (result.error_message ?? null),
       tested_at: now.toISOString(),
     };
+  }
+
+  /**
+   * The request the webhook's first attempt would send for this event (the
+   * catalog's sample of its type without data), secrets and signatures
+   * redacted. Sends nothing, stores nothing.
+   */
+  preview(webhook: WebhookRecord, input: PreviewEventInput = {}): DeliveryPreview {
+    const context = { now: this.#now(), newId: this.#newId, userAgent: this.#attempts.userAgent };
+    return previewDelivery(webhook, previewEvent(webhook, input, context), context);
   }
 }

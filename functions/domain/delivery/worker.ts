@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import type { AnalyticsSink } from '../analytics/service.ts';
 import { errorSummary } from '../errors.ts';
 import type { WebhookRecord } from '../webhooks/schema.ts';
 import { type AttemptDependencies, performAttempt } from './attempt.ts';
+import type { IsolationSettings, Lane } from './circuit.ts';
 import {
   admit,
   afterAttempt,
@@ -9,12 +11,20 @@ import {
   endDisabled,
   notYetDue,
   placeInSlot,
+  RATE_LIMIT_WAIT,
   refusedClaim,
 } from './decisions.ts';
 import { executeBatch, type JobDecision, type Log } from './executor.ts';
+import { BatchIsolation, type IsolationPorts } from './isolation.ts';
 import { type DeliveryJob, parseDeliveryJob } from './jobs.ts';
 import type { QueueMessage } from './model.ts';
-import type { DeliveryStore, JobQueue, RateLimiter, WebhookDirectory } from './ports.ts';
+import type {
+  DeliveryMetrics,
+  DeliveryStore,
+  JobQueue,
+  RateLimiter,
+  WebhookDirectory,
+} from './ports.ts';
 import { type DeliveryRecord, newDeliveryRecord } from './record.ts';
 
 /**
@@ -31,6 +41,10 @@ export interface WorkerDependencies extends AttemptDependencies {
   webhooks: WebhookDirectory;
   queue: JobQueue;
   rateLimiter: RateLimiter;
+  analytics: AnalyticsSink;
+  metrics: DeliveryMetrics;
+  /** Circuit breakers and lanes (isolation.ts); without them every job goes as it comes. */
+  isolation?: IsolationPorts | undefined;
 }
 
 export interface WorkerOptions extends DeliveryPolicy {
@@ -40,6 +54,7 @@ export interface WorkerOptions extends DeliveryPolicy {
   newClaim?: () => string;
   sleep?: (ms: number) => Promise<void>;
   log?: Log;
+  isolation?: IsolationSettings | undefined;
 }
 
 interface Job {
@@ -50,6 +65,8 @@ interface Job {
 interface Run extends Job {
   webhook: WebhookRecord;
   startAtMs: number;
+  /** The one job testing a receiver whose circuit is open. */
+  probe?: boolean;
 }
 
 /** A job's message comes back: `error` when something is wrong, `info` when another worker holds it. */
@@ -70,6 +87,7 @@ export class DeliveryWorker {
   readonly #newClaim: () => string;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #log: Log;
+  readonly #isolation: IsolationSettings | undefined;
 
   constructor(deps: WorkerDependencies, options: WorkerOptions) {
     this.#deps = deps;
@@ -83,15 +101,24 @@ export class DeliveryWorker {
     this.#newClaim = options.newClaim ?? randomUUID;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.#log = options.log ?? (() => undefined);
+    this.#isolation = options.isolation;
   }
 
-  /** Answers the ids of messages to redeliver. */
-  async process(messages: readonly QueueMessage[]): Promise<string[]> {
+  /** Answers the ids of messages to redeliver; `lane` is the queue the batch came from. */
+  async process(messages: readonly QueueMessage[], lane: Lane = 'standard'): Promise<string[]> {
     const nowMs = this.#now().getTime();
+    const isolation =
+      this.#deps.isolation && this.#isolation
+        ? new BatchIsolation(this.#deps.isolation, this.#isolation, lane, {
+            now: this.#now,
+            random: this.#random,
+            log: this.#log,
+          })
+        : undefined;
     const { due, results } = this.#read(messages, nowMs);
-    const admitted = await this.#admit(due, nowMs);
+    const admitted = await this.#admit(due, nowMs, isolation);
     results.push(...admitted.results);
-    results.push(...(await Promise.all(admitted.runs.map((run) => this.#run(run)))));
+    results.push(...(await Promise.all(admitted.runs.map((run) => this.#run(run, isolation)))));
 
     const redeliver = new Set<string>();
     const decisions: JobDecision[] = [];
@@ -105,11 +132,15 @@ export class DeliveryWorker {
         redeliver.add(result.messageId);
       }
     }
-    const failed = await executeBatch(decisions, this.#deps, {
-      now: this.#now,
-      policy: this.#policy,
-      log: this.#log,
-    });
+    const finished = isolation?.finish(decisions);
+    const [failed] = await Promise.all([
+      executeBatch(finished?.decisions ?? decisions, this.#deps, {
+        now: this.#now,
+        policy: this.#policy,
+        log: this.#log,
+      }),
+      finished?.written,
+    ]);
     return [...new Set([...redeliver, ...failed])];
   }
 
@@ -130,7 +161,11 @@ export class DeliveryWorker {
   }
 
   /** The due jobs that run in this batch, each with its webhook, read for the batch at once. */
-  async #admit(due: readonly Job[], nowMs: number): Promise<{ runs: Run[]; results: JobResult[] }> {
+  async #admit(
+    due: readonly Job[],
+    nowMs: number,
+    isolation: BatchIsolation | undefined,
+  ): Promise<{ runs: Run[]; results: JobResult[] }> {
     const keys = new Map(
       due.map(({ job }) => [job.webhook_id, { tenant: job.tenant, webhookId: job.webhook_id }]),
     );
@@ -171,8 +206,45 @@ export class DeliveryWorker {
           results.push({ messageId, decision: { effects: [] } });
       }
     }
-    const slotted = await this.#reserveSlots([...limited.values()], nowMs);
-    return { runs: [...runs, ...slotted.runs], results: [...results, ...slotted.results] };
+    const isolated = isolation
+      ? await this.#isolate(isolation, runs, limited, nowMs)
+      : { runs, limited, setAside: [] };
+    const slotted = await this.#reserveSlots([...isolated.limited.values()], nowMs);
+    return {
+      runs: [...isolated.runs, ...slotted.runs],
+      results: [...results, ...isolated.setAside, ...slotted.results],
+    };
+  }
+
+  /**
+   * The circuits' and lanes' say over the jobs about to run (isolation.ts),
+   * before any takes a rate-limit slot: some wait, some move to the overflow
+   * lane, and a probe goes now, whatever its webhook's rate limit.
+   */
+  async #isolate(
+    isolation: BatchIsolation,
+    runs: readonly Run[],
+    limited: ReadonlyMap<string, { webhook: WebhookRecord; jobs: Job[] }>,
+    nowMs: number,
+  ) {
+    const { go, setAside } = await isolation.admit([
+      ...runs.map((run) => ({ ...run, limit: false })),
+      ...[...limited.values()].flatMap(({ webhook, jobs }) =>
+        jobs.map((job) => ({ ...job, webhook, startAtMs: nowMs, limit: true })),
+      ),
+    ]);
+    const admitted: Run[] = [];
+    const stillLimited = new Map<string, { webhook: WebhookRecord; jobs: Job[] }>();
+    for (const { limit, ...run } of go) {
+      if (!limit || run.probe) {
+        admitted.push(run);
+        continue;
+      }
+      const group = stillLimited.get(run.webhook.webhook_id) ?? { webhook: run.webhook, jobs: [] };
+      group.jobs.push({ messageId: run.messageId, job: run.job });
+      stillLimited.set(run.webhook.webhook_id, group);
+    }
+    return { runs: admitted, limited: stillLimited, setAside };
   }
 
   /** One reservation per rate-limited webhook; each job then runs in its slot or waits for it. */
@@ -203,6 +275,10 @@ export class DeliveryWorker {
           const placed = placeInSlot(job, slots[index] ?? nowMs, nowMs);
           if (placed.kind === 'run') {
             runs.push({ messageId, job: placed.job, webhook, startAtMs: placed.startAtMs });
+            // Waited for in the function: a wait all the same (a metric, whatever the attempt's end).
+            if (placed.startAtMs > nowMs) {
+              results.push({ messageId, decision: { effects: [RATE_LIMIT_WAIT] } });
+            }
           } else results.push({ messageId, decision: placed.decision });
         });
       }),
@@ -211,7 +287,8 @@ export class DeliveryWorker {
   }
 
   /** Claims the attempt, makes it, and decides what follows. */
-  async #run({ messageId, job, webhook, startAtMs }: Run): Promise<JobResult> {
+  async #run(run: Run, isolation: BatchIsolation | undefined): Promise<JobResult> {
+    const { messageId, job, webhook, startAtMs } = run;
     try {
       const wait = startAtMs - this.#now().getTime();
       if (wait > 0) await this.#sleep(wait);
@@ -221,14 +298,25 @@ export class DeliveryWorker {
       if (!webhook.is_active) {
         return { messageId, decision: endDisabled(claimed.record, now, this.#policy) };
       }
-      const { record: attempt, result } = await performAttempt(this.#deps, {
-        webhook,
-        event: job.event,
-        deliveryId: job.delivery_id,
-        attempt: job.attempt,
-        now,
-      });
+      const attemptNow = () =>
+        performAttempt(this.#deps, {
+          // The record decided at the first claim whether the delivery is a test: it stays one.
+          webhook: { ...webhook, is_test_mode: claimed.record.is_test },
+          event: job.event,
+          deliveryId: job.delivery_id,
+          attempt: job.attempt,
+          now,
+        });
+      const { record: attempt, result } = isolation
+        ? await isolation.watch({ ...run, probe: run.probe ?? false }, attemptNow)
+        : await attemptNow();
       const finishedAt = new Date(now.getTime() + attempt.duration_ms);
+      await isolation?.answered(
+        { ...run, probe: run.probe ?? false },
+        result,
+        attempt.duration_ms,
+        finishedAt.getTime(),
+      );
       return {
         messageId,
         decision: afterAttempt(
@@ -264,7 +352,11 @@ export class DeliveryWorker {
         event: job.event,
         now,
         retentionMs: this.#policy.retentionMs,
+        // A test-mode webhook's deliveries are test deliveries (decisions.ts, observed).
+        isTest: webhook.is_test_mode,
         claim: { token: claim, messageId },
+        // A delivery held back first keeps the time it was first seen.
+        createdAt: job.held_since,
       });
       if (await this.#deps.store.claimFirst(record)) return { record };
     } else {

@@ -6,9 +6,11 @@ import { boundedArray, isoTimestamp, label, unique } from '../webhooks/fields.ts
 import { EVENT_TYPES, TEST_EVENT_TYPE } from './catalog.ts';
 
 /**
- * One producer message from the ingest queue, validated and completed with
- * defaults. A bad message yields one readable line naming every problem, so
- * the dead-letter queue says why it is there; nothing here throws.
+ * One producer event, validated and completed with defaults: from the ingest
+ * queue (parseIngestEvent, the fan-out) or from the API (checkIngestEvent,
+ * POST /events), by the same rules. A bad message yields one readable line
+ * naming every problem, so the dead-letter queue says why it is there; a bad
+ * API event yields the same problems field by field. Nothing here throws.
  */
 
 /** Leaves room under SQS's 256 KiB for the delivery job that carries the event. */
@@ -66,6 +68,16 @@ export type IngestMessage = v.InferOutput<typeof ingestMessageSchema>;
 
 export type IngestResult = { ok: true; event: DeliveryEvent } | { ok: false; reason: string };
 
+/** One thing wrong with an event: a dot path into it ('' for the event as a whole) and why. */
+export interface EventProblem {
+  field: string;
+  message: string;
+}
+
+export type EventCheck =
+  | { ok: true; event: DeliveryEvent }
+  | { ok: false; problems: EventProblem[] };
+
 export interface IngestDefaults {
   now: Date;
   newId: () => string;
@@ -82,21 +94,34 @@ export const parseIngestEvent = (body: string, defaults: IngestDefaults): Ingest
   } catch {
     return refuse(['the message is not valid JSON']);
   }
+  const checked = checkIngestEvent(parsed, defaults);
+  if (!checked.ok) {
+    return refuse(
+      checked.problems.map(
+        ({ field, message }) => `${field === '' ? 'the message' : field} ${message}`,
+      ),
+    );
+  }
+  return checked;
+};
+
+/** An event already parsed from JSON, by the rules of parseIngestEvent; every problem listed. */
+export const checkIngestEvent = (parsed: unknown, defaults: IngestDefaults): EventCheck => {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    return refuse(['the message must be a JSON object']);
+    return { ok: false, problems: [{ field: '', message: 'must be a JSON object' }] };
   }
   // Deeper data could not be stored with its delivery, and payload building,
   // XML encoding and JSON.stringify recurse: checked before anything else. The
   // event's text travels on in delivery jobs, so it must be text SQS carries.
-  const problems = jsonShapeProblems(parsed, Infinity, { queued: true }).map(
-    ({ path, message }) => `${path === '' ? 'the message' : path} ${message}`,
+  const problems: EventProblem[] = jsonShapeProblems(parsed, Infinity, { queued: true }).map(
+    ({ path, message }) => ({ field: path, message }),
   );
   const result = v.safeParse(ingestMessageSchema, parsed, {
     abortEarly: false,
     abortPipeEarly: true,
   });
   if (!result.success) problems.push(...result.issues.map(describeIssue));
-  if (!result.success || problems.length > 0) return refuse(problems);
+  if (!result.success || problems.length > 0) return { ok: false, problems: distinct(problems) };
 
   const message = result.output;
   const event: DeliveryEvent = {
@@ -113,11 +138,27 @@ export const parseIngestEvent = (body: string, defaults: IngestDefaults): Ingest
   // the event as delivery jobs carry it must fit too.
   const serialized = Buffer.byteLength(JSON.stringify(event), 'utf8');
   if (serialized > MAX_INGEST_BODY_BYTES) {
-    return refuse([
-      `the event is ${serialized} bytes once normalised; at most ${MAX_INGEST_BODY_BYTES} are accepted`,
-    ]);
+    return {
+      ok: false,
+      problems: [
+        {
+          field: '',
+          message: `is ${serialized} bytes once normalised; at most ${MAX_INGEST_BODY_BYTES} are accepted`,
+        },
+      ],
+    };
   }
   return { ok: true, event };
+};
+
+const distinct = (problems: readonly EventProblem[]): EventProblem[] => {
+  const seen = new Set<string>();
+  return problems.filter(({ field, message }) => {
+    const key = `${field}\u0000${message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 };
 
 const firstSegment = (eventType: string): string => eventType.split('.')[0] ?? eventType;
@@ -131,14 +172,14 @@ const refuse = (problems: readonly string[]): IngestResult => {
 };
 
 /** valibot's own messages start with "Invalid"; they are rephrased to say what is expected. */
-const describeIssue = (issue: v.BaseIssue<unknown>): string => {
-  const field = v.getDotPath(issue) ?? 'the message';
-  if (!issue.message.startsWith('Invalid')) return `${field} ${issue.message}`;
+const describeIssue = (issue: v.BaseIssue<unknown>): EventProblem => {
+  const field = v.getDotPath(issue) ?? '';
+  if (!issue.message.startsWith('Invalid')) return { field, message: issue.message };
   if (issue.type === 'strict_object' && issue.expected === 'never') {
-    return `${field} is not a known field`;
+    return { field, message: 'is not a known field' };
   }
-  if (issue.received === 'undefined') return `${field} is required`;
-  return `${field} must be ${withArticle(issue.expected ?? issue.type)}`;
+  if (issue.received === 'undefined') return { field, message: 'is required' };
+  return { field, message: `must be ${withArticle(issue.expected ?? issue.type)}` };
 };
 
 const withArticle = (expected: string): string =>

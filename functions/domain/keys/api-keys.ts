@@ -22,6 +22,8 @@ export const PERMISSIONS = [
   'analytics',
   'verify',
   'manage_security',
+  /** POST /events: publish the tenant's events, as a producer with the queue's send right could. */
+  'publish',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ForbiddenError } from '../errors.ts';
 import { parseOrThrow } from '../validation.ts';
+import { assertCredentialsMayReach } from './credentials.ts';
 import { type WebhookRecord, webhookConfigSchema, webhookPatchSchema } from './schema.ts';
 import { maskSecret } from './secrets.ts';
 import { applyPatch, newWebhook } from './webhook.ts';
@@ -25,7 +26,12 @@ const oauth2 = {
   token_url: TOKEN_URL,
 };
 
-const stored = (security: Record<string, unknown>): WebhookRecord =>
+const SECRET_TOKEN = 'stored-secret-token-9876';
+
+const stored = (
+  security: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): WebhookRecord =>
   newWebhook(
     'acme',
     parseOrThrow(webhookConfigSchema, {
@@ -33,6 +39,7 @@ const stored = (security: Record<string, unknown>): WebhookRecord =>
       url: URL_SAVED,
       event_types: ['ticket.created'],
       security,
+      ...extra,
     }),
     { webhookId: '11111111-1111-4111-8111-111111111111', now: NOW },
   );
@@ -182,5 +189,97 @@ describe('a stored credential and a new destination', () => {
     const current = stored(basicAuth);
 
     expect(() => applyPatch(current, { url: ELSEWHERE }, LATER)).toThrowError(ForbiddenError);
+  });
+});
+
+describe('a stored secret_token and a new url', () => {
+  const withToken = (security: Record<string, unknown> = { type: 'none' }) =>
+    stored(security, { secret_token: SECRET_TOKEN });
+
+  it.each([
+    ['url alone', { url: ELSEWHERE }],
+    ['sent back masked', { url: ELSEWHERE, secret_token: maskSecret(SECRET_TOKEN) }],
+  ])('is refused: %s', (_case, body) => {
+    // Act
+    const error = refusal(() => put(withToken(), body));
+
+    // Assess
+    expect(error.message).toBe(
+      'The stored secret_token would reach a new url: send secret_token again in clear, or use an API key with the manage_security permission',
+    );
+    expect(error.details).toEqual([
+      {
+        field: 'secret_token',
+        message:
+          'is kept from the stored webhook (sent back masked, or left out), so it may not reach a new url',
+      },
+    ]);
+  });
+
+  it('is named with the security credential when both would move', () => {
+    // Act
+    const error = refusal(() => put(withToken(basicAuth), { url: ELSEWHERE }));
+
+    // Assess
+    expect(error.message).toBe(
+      'The stored security.password and secret_token would reach a new url: send security.password and secret_token again in clear, or use an API key with the manage_security permission',
+    );
+    expect(error.details?.map(({ field }) => field)).toEqual(['security.password', 'secret_token']);
+  });
+
+  it.each([
+    ['sent again in clear', { url: ELSEWHERE, secret_token: SECRET_TOKEN }],
+    ['replaced', { url: ELSEWHERE, secret_token: 'a-brand-new-token' }],
+    ['removed', { url: ELSEWHERE, secret_token: null }],
+  ])('is allowed: %s', (_case, body) => {
+    expect(put(withToken(), body)).toBeDefined();
+  });
+
+  it('follows a new url for a key with manage_security', () => {
+    expect(put(withToken(), { url: ELSEWHERE }, true)?.record.secret_token).toBe(SECRET_TOKEN);
+  });
+});
+
+describe('a test sent to override_url', () => {
+  it.each([
+    ['basic_auth', basicAuth, {}, 'security.password'],
+    ['bearer_token', bearer, {}, 'security.token'],
+    ['oauth2: the token it buys would go there', oauth2, {}, 'security.client_secret'],
+    ['a secret_token', { type: 'none' }, { secret_token: SECRET_TOKEN }, 'secret_token'],
+  ])('is refused with a stored %s', (_case, security, extra, field) => {
+    // Act
+    const error = refusal(() =>
+      assertCredentialsMayReach(stored(security, extra), ELSEWHERE, false),
+    );
+
+    // Assess
+    expect(error.message).toBe(
+      `The stored ${field} would reach override_url, which is not the webhook's url: test without override_url, or use an API key with the manage_security permission`,
+    );
+    expect(error.details).toEqual([
+      {
+        field: 'override_url',
+        message: `is not the webhook's url, so the stored ${field} may not go to it`,
+      },
+    ]);
+  });
+
+  it.each([
+    ['no credential', { type: 'none' }, ELSEWHERE, false],
+    [
+      'an hmac secret, which never leaves the service',
+      { type: 'hmac_signature', secret: 'hmac-secret-value-1234' },
+      ELSEWHERE,
+      false,
+    ],
+    [
+      'the saved url spelled differently',
+      basicAuth,
+      'HTTPS://Receiver.Example:443/hook#top',
+      false,
+    ],
+    ['a key with manage_security', basicAuth, ELSEWHERE, true],
+  ])('is allowed with %s', (_case, security, url, mayRedirect) => {
+    expect(() => assertCredentialsMayReach(stored(security), url, mayRedirect)).not.toThrow();
   });
 });

@@ -7,10 +7,11 @@ import type { Security, WebhookPatch, WebhookRecord } from './schema.ts';
  */
 
 /**
- * A credential the service sends, and where each goes: basic-auth passwords
- * and bearer or api_key tokens to the receiver; an OAuth2 client secret to
- * the token endpoint, and the token it buys to the receiver. (An hmac secret
- * never leaves the service: only signatures made with it do.)
+ * A credential the service sends, and where each goes: basic-auth passwords,
+ * bearer or api_key tokens and the secret_token to the receiver; an OAuth2
+ * client secret to the token endpoint, and the token it buys to the
+ * receiver. (An hmac secret never leaves the service: only signatures made
+ * with it do.) `field` is its path in the webhook.
  */
 interface SentCredential {
   field: string;
@@ -18,23 +19,38 @@ interface SentCredential {
   destinations: { field: string; url: string }[];
 }
 
-const sentCredential = (security: Security, url: string): SentCredential | undefined => {
+const securityCredential = (security: Security, url: string): SentCredential | undefined => {
   const receiver = { field: 'url', url };
   switch (security.type) {
     case 'basic_auth':
-      return { field: 'password', secret: security.password, destinations: [receiver] };
+      return { field: 'security.password', secret: security.password, destinations: [receiver] };
     case 'bearer_token':
     case 'api_key':
-      return { field: 'token', secret: security.token, destinations: [receiver] };
+      return { field: 'security.token', secret: security.token, destinations: [receiver] };
     case 'oauth2':
       return {
-        field: 'client_secret',
+        field: 'security.client_secret',
         secret: security.client_secret,
         destinations: [{ field: 'security.token_url', url: security.token_url }, receiver],
       };
     default:
       return undefined;
   }
+};
+
+type Destined = Pick<WebhookRecord, 'security' | 'url'> &
+  Partial<Pick<WebhookRecord, 'secret_token'>>;
+
+const sentCredentials = (webhook: Destined): SentCredential[] => {
+  const security = securityCredential(webhook.security, webhook.url);
+  const token = webhook.secret_token
+    ? {
+        field: 'secret_token',
+        secret: webhook.secret_token,
+        destinations: [{ field: 'url', url: webhook.url }],
+      }
+    : undefined;
+  return [security, token].filter((credential) => credential !== undefined);
 };
 
 /** Where a request goes: the URL as sent, the fragment (never sent) left out. */
@@ -44,6 +60,15 @@ const destination = (url: string): string => {
   parsed.hash = '';
   return parsed.href;
 };
+
+/** Whether the request itself carries this credential in clear: then the caller knows it. */
+const sentInClear = (patch: WebhookPatch, credential: SentCredential, url: string): boolean =>
+  credential.field === 'secret_token'
+    ? patch.secret_token === credential.secret
+    : patch.security !== undefined &&
+      securityCredential(patch.security, url)?.secret === credential.secret;
+
+const joined = (names: readonly string[]): string => [...new Set(names)].join(' and ');
 
 /**
  * A stored credential goes only where it was saved to go. A change that
@@ -61,27 +86,59 @@ export const assertCredentialsStay = (
   mayRedirectCredentials: boolean,
 ): void => {
   if (mayRedirectCredentials) return;
-  const before = sentCredential(current.security, current.url);
-  const after = sentCredential(next.security, next.url);
-  if (before === undefined || after === undefined) return;
-  // A new secret is not a stored one; and one the request sent in clear, the
-  // caller knows already. Only a secret left out or sent back masked is kept.
-  if (before.field !== after.field || before.secret !== after.secret) return;
-  if (patch.security && sentCredential(patch.security, next.url)?.secret === before.secret) return;
-  const moved = after.destinations.filter(
-    ({ field, url }) =>
-      !before.destinations.some(
-        (earlier) => earlier.field === field && destination(earlier.url) === destination(url),
-      ),
-  );
-  if (moved.length === 0) return;
-  const targets = moved.map(({ field }) => field).join(' and ');
+  const stored = sentCredentials(current);
+  const refused: { field: string; targets: string[] }[] = [];
+  for (const after of sentCredentials(next)) {
+    // A new secret is not a stored one; and one the request sent in clear, the
+    // caller knows already. Only a secret left out or sent back masked is kept.
+    const before = stored.find(
+      (credential) => credential.field === after.field && credential.secret === after.secret,
+    );
+    if (!before || sentInClear(patch, after, next.url)) continue;
+    const moved = after.destinations.filter(
+      ({ field, url }) =>
+        !before.destinations.some(
+          (earlier) => earlier.field === field && destination(earlier.url) === destination(url),
+        ),
+    );
+    if (moved.length > 0) refused.push({ field: after.field, targets: moved.map((d) => d.field) });
+  }
+  if (refused.length === 0) return;
+  const fields = joined(refused.map(({ field }) => field));
   throw new ForbiddenError(
-    `The stored security.${after.field} would reach a new ${targets}: send security.${after.field} again in clear, or use an API key with the manage_security permission`,
+    `The stored ${fields} would reach a new ${joined(refused.flatMap(({ targets }) => targets))}: send ${fields} again in clear, or use an API key with the manage_security permission`,
+    refused.map(({ field, targets }) => ({
+      field,
+      message: `is kept from the stored webhook (sent back masked, or left out), so it may not reach a new ${joined(targets)}`,
+    })),
+  );
+};
+
+/**
+ * The same rule for a test sent to `override_url`: the stored credentials
+ * that go to the webhook's url (and an OAuth2 token, bought with its stored
+ * client secret) may go to another URL only for a key with manage_security.
+ * Without it a key that may only test could collect them at a server of its
+ * own. Signatures go anywhere: they reveal no key, and a test's event is one
+ * the key could send to the real receiver anyway.
+ */
+export const assertCredentialsMayReach = (
+  webhook: Destined,
+  overrideUrl: string,
+  mayRedirectCredentials: boolean,
+): void => {
+  if (mayRedirectCredentials || destination(overrideUrl) === destination(webhook.url)) return;
+  const sent = sentCredentials(webhook).filter(({ destinations }) =>
+    destinations.some(({ field }) => field === 'url'),
+  );
+  if (sent.length === 0) return;
+  const fields = joined(sent.map(({ field }) => field));
+  throw new ForbiddenError(
+    `The stored ${fields} would reach override_url, which is not the webhook's url: test without override_url, or use an API key with the manage_security permission`,
     [
       {
-        field: `security.${after.field}`,
-        message: `is kept from the stored webhook (sent back masked, or left out), so it may not reach a new ${targets}`,
+        field: 'override_url',
+        message: `is not the webhook's url, so the stored ${fields} may not go to it`,
       },
     ],
   );

@@ -51,11 +51,16 @@ export const isReservedHeader = (name: string): boolean => {
   return RESERVED_HEADERS.has(lower) || lower.startsWith('x-alga-');
 };
 
-export const headerName = v.pipe(
+/** Any header name HTTP allows, ours included: for headers as a receiver got them. */
+export const anyHeaderName = v.pipe(
   v.string(),
   v.minLength(1, 'must not be empty'),
   v.maxLength(128, 'must be at most 128 characters'),
   v.regex(HEADER_NAME, "may contain only letters, digits and !#$%&'*+.^_`|~-"),
+);
+
+export const headerName = v.pipe(
+  anyHeaderName,
   v.check(
     (name) => !isReservedHeader(name),
     'is a header the service sets on every delivery, so it cannot be configured',
@@ -163,16 +168,29 @@ export const readableText = (max: number, options: { lines: boolean }) =>
 /** UUIDs are read in either case (RFC 9562) and used in lower case, as the service writes them. */
 export const uuidString = v.pipe(v.string(), v.uuid('must be a UUID'), v.toLowerCase());
 
+/** Each notArray guard and the schema it guards. */
+const guarded = new WeakMap<v.GenericSchema, v.GenericSchema>();
+
 /**
  * valibot's object and record schemas accept arrays (an array is an object),
  * and would turn `retry_config: []` into the defaults and `custom_headers:
  * ["x"]` into a header named "0". This refuses them first.
  */
-export const notArray = <S extends v.GenericSchema>(schema: S) =>
-  v.pipe(
-    v.custom<v.InferInput<S>>((input) => !Array.isArray(input), 'must be an object, not an array'),
-    schema,
+export const notArray = <S extends v.GenericSchema>(schema: S) => {
+  const guard = v.custom<v.InferInput<S>>(
+    (input) => !Array.isArray(input),
+    'must be an object, not an array',
   );
+  guarded.set(guard, schema);
+  return v.pipe(guard, schema);
+};
+
+/**
+ * The schema a notArray guard stands before, for describing it (the OpenAPI
+ * document describes the object, not the guard); undefined for any other.
+ */
+export const guardedBy = (guard: v.GenericSchema): v.GenericSchema | undefined =>
+  guarded.get(guard);
 
 export const label = (max = 100) =>
   v.pipe(

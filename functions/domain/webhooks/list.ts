@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { successRatio } from '../analytics/aggregate.ts';
 import { EVENT_TYPES } from '../events/catalog.ts';
 import { isoTimestamp, issuePath } from './fields.ts';
 import { PAYLOAD_FORMATS, type WebhookRecord } from './schema.ts';
@@ -8,7 +9,13 @@ import { PAYLOAD_FORMATS, type WebhookRecord } from './schema.ts';
  * one tenant's webhooks.
  */
 
-export const SORT_FIELDS = ['created_at', 'updated_at', 'name', 'last_delivery_at'] as const;
+export const SORT_FIELDS = [
+  'created_at',
+  'updated_at',
+  'name',
+  'last_delivery_at',
+  'success_rate',
+] as const;
 export const SORT_ORDERS = ['asc', 'desc'] as const;
 export const MAX_PAGE_SIZE = 100;
 const DEFAULT_PAGE_SIZE = 25;
@@ -32,6 +39,25 @@ const text = v.pipe(
   v.minLength(1, 'must not be empty'),
   v.maxLength(255, 'must be at most 255 characters'),
 );
+
+/** A success rate in percent, as Alga's clients send it: 0 to 100, decimals allowed. */
+const percent = v.pipe(
+  v.string(),
+  v.regex(/^\d{1,3}(\.\d{1,6})?$/, 'must be a percentage from 0 to 100'),
+  v.transform(Number),
+  v.maxValue(100, 'must be a percentage from 0 to 100'),
+);
+
+/**
+ * A webhook's success rate in percent (successful of total deliveries);
+ * undefined when it has had none: it has no rate to filter or sort on.
+ */
+export const deliveryRate = (
+  webhook: Pick<WebhookRecord, 'successful_deliveries' | 'total_deliveries'>,
+): number | undefined => {
+  const ratio = successRatio(webhook.successful_deliveries, webhook.total_deliveries);
+  return ratio === undefined ? undefined : ratio * 100;
+};
 
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 const LAST_MS_OF_DAY = 86_400_000 - 1;
@@ -81,6 +107,10 @@ export const listQuerySchema = v.pipe(
     created_to: v.optional(dateTo),
     updated_from: v.optional(dateFrom),
     updated_to: v.optional(dateTo),
+    last_delivery_from: v.optional(dateFrom),
+    last_delivery_to: v.optional(dateTo),
+    delivery_rate_min: v.optional(percent),
+    delivery_rate_max: v.optional(percent),
   }),
   // One check for both ranges, so that both are reported at once.
   v.rawCheck(({ dataset, addIssue }) => {
@@ -88,11 +118,19 @@ export const listQuerySchema = v.pipe(
     const ranges = [
       ['created_from', 'created_to'],
       ['updated_from', 'updated_to'],
+      ['last_delivery_from', 'last_delivery_to'],
     ] as const;
     for (const [from, to] of ranges) {
       if (!rangeInOrder(dataset.value[from], dataset.value[to])) {
         addIssue({ message: `must not be after ${to}`, path: [issuePath(dataset.value, from)] });
       }
+    }
+    const { delivery_rate_min: min, delivery_rate_max: max } = dataset.value;
+    if (min !== undefined && max !== undefined && min > max) {
+      addIssue({
+        message: 'must not be above delivery_rate_max',
+        path: [issuePath(dataset.value, 'delivery_rate_min')],
+      });
     }
   }),
 );
@@ -147,6 +185,16 @@ const matches = (webhook: WebhookRecord, query: ListQuery): boolean => {
   ) {
     return false;
   }
+  if (query.last_delivery_from !== undefined || query.last_delivery_to !== undefined) {
+    const at = webhook.last_delivery_at;
+    if (!at || !within(at, query.last_delivery_from, query.last_delivery_to)) return false;
+  }
+  if (query.delivery_rate_min !== undefined || query.delivery_rate_max !== undefined) {
+    const rate = deliveryRate(webhook);
+    if (rate === undefined) return false;
+    if (query.delivery_rate_min !== undefined && rate < query.delivery_rate_min) return false;
+    if (query.delivery_rate_max !== undefined && rate > query.delivery_rate_max) return false;
+  }
   return (
     within(webhook.created_at, query.created_from, query.created_to) &&
     within(webhook.updated_at, query.updated_from, query.updated_to)
@@ -159,20 +207,23 @@ const within = (at: string, from: string | undefined, to: string | undefined): b
 
 type SortField = ListQuery['sort'];
 
-const sortKey = (webhook: WebhookRecord, field: SortField): string | null => {
+const sortKey = (webhook: WebhookRecord, field: SortField): string | number | null => {
   switch (field) {
     case 'name':
       return webhook.name.toLowerCase();
     case 'last_delivery_at':
       return webhook.last_delivery_at ?? null;
+    case 'success_rate':
+      return deliveryRate(webhook) ?? null;
     default:
       return webhook[field];
   }
 };
 
 /**
- * Orders by the chosen field; webhooks without a value (never delivered) go
- * last in either order; ties fall back to the id so pages are stable.
+ * Orders by the chosen field; webhooks without a value (never delivered: no
+ * last delivery, no success rate) go last in either order; ties fall back
+ * to the id so pages are stable.
  */
 const compareBy =
   (field: SortField, order: ListQuery['order']) =>

@@ -387,11 +387,11 @@ describe('payload_fields and payload_transformation', () => {
   it.each([
     [
       '{"text": {{shout data.title}} }',
-      'uses helper "shout" on line 1, which is not available; available: json, eq, default, upper, lower, if, unless, each, with, lookup',
+      'uses helper "shout" on line 1, which is not available; available: json, eq, default, upper, lower, stringify, concat, truncate, escape_markup, if, unless, each, with, lookup',
     ],
     [
       '{{#each data.items}}\n{{json (pick this "id")}}{{/each}}',
-      'uses helper "pick" on line 2, which is not available; available: json, eq, default, upper, lower, if, unless, each, with, lookup',
+      'uses helper "pick" on line 2, which is not available; available: json, eq, default, upper, lower, stringify, concat, truncate, escape_markup, if, unless, each, with, lookup',
     ],
     ['{{> x}}', 'uses partial "x" on line 1; partials are not available'],
     [

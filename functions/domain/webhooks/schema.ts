@@ -287,7 +287,7 @@ const eventTypesSchema = v.pipe(
 const tagsSchema = v.pipe(boundedArray(label(), 50, 'tags'), v.transform(unique));
 
 /** Each create field's own schema, before defaults or optionality. */
-const fields = {
+export const webhookFields = {
   name: v.pipe(
     v.string(),
     v.trim(),
@@ -314,6 +314,8 @@ const fields = {
   metadata: metadataSchema,
   tags: tagsSchema,
 };
+
+const fields = webhookFields;
 
 /** What POST /webhooks accepts, with the contract's defaults filled in. */
 export const webhookConfigSchema = v.strictObject({
@@ -399,6 +401,31 @@ export const withoutReadOnlyFields = (body: Record<string, unknown>): Record<str
   return copy;
 };
 
+/**
+ * The webhook's circuit breaker and delivery lane, kept by the delivery
+ * workers (functions/domain/delivery/circuit.ts); flat attributes, so that a
+ * batch's failures are one ADD. Never part of a response or a PUT.
+ */
+const circuitEntries = {
+  /** Counted failures in a row while the circuit is closed. */
+  circuit_failures: v.nullish(v.number()),
+  /** How many of them timed out. */
+  circuit_timeouts: v.nullish(v.number()),
+  /** Set while the circuit is open: when it opened. */
+  circuit_opened_at: v.nullish(v.string()),
+  /** While open: no probe before this time. */
+  circuit_retry_at: v.nullish(v.string()),
+  /** Failed probes since it opened; each doubles the wait before the next. */
+  circuit_reopens: v.nullish(v.number()),
+  /** When the latest probe was claimed. */
+  circuit_probe_at: v.nullish(v.string()),
+  /** The failure that opened the circuit, as people read it. */
+  circuit_last_failure: v.nullish(v.string()),
+  /** `standard` once the receiver has answered fast; otherwise its jobs take the overflow lane. */
+  lane: v.nullish(v.picklist(['standard', 'overflow'])),
+  lane_since: v.nullish(v.string()),
+};
+
 /** The stored webhook: its configuration plus what the service keeps about it. */
 export const webhookRecordSchema = v.object({
   ...webhookConfigSchema.entries,
@@ -428,6 +455,7 @@ export const webhookRecordSchema = v.object({
   auto_disabled_at: v.nullish(v.string()),
   /** The first failed attempt of an unbroken run of failures; any success removes it. */
   failing_since: v.nullish(v.string()),
+  ...circuitEntries,
   created_at: v.string(),
   updated_at: v.string(),
   version: v.number(),

@@ -36,6 +36,9 @@ export interface WebhookServiceOptions {
   newId?: () => string;
 }
 
+/** The id a draft webhook (a preview of one not yet created) carries. */
+export const DRAFT_WEBHOOK_ID = '00000000-0000-0000-0000-000000000000';
+
 /** Attempts at an update that keeps losing races before answering 409. */
 const UPDATE_ATTEMPTS = 3;
 
@@ -78,6 +81,14 @@ export class WebhookService {
     if (await this.#store.reserveSlot(tenant, this.#maxPerTenant)) return true;
     if ((await this.#store.reconcileSlots(tenant)) >= this.#maxPerTenant) return false;
     return this.#store.reserveSlot(tenant, this.#maxPerTenant);
+  }
+
+  /**
+   * The webhook a create would store, without storing it (nor taking a
+   * slot): for previews. It has no id yet; the nil UUID stands in.
+   */
+  draft(tenant: string, config: WebhookConfig): WebhookRecord {
+    return newWebhook(tenant, config, { webhookId: DRAFT_WEBHOOK_ID, now: this.#now() });
   }
 
   async get(tenant: string, webhookId: string): Promise<WebhookRecord> {

@@ -5,6 +5,7 @@ import {
   renderTemplate,
   TemplateError,
   templateProblem,
+  truncateText,
 } from './template.ts';
 
 const thrownBy = (act: () => unknown): unknown => {
@@ -16,7 +17,8 @@ const thrownBy = (act: () => unknown): unknown => {
   return undefined;
 };
 
-const AVAILABLE = 'available: json, eq, default, upper, lower, if, unless, each, with, lookup';
+const AVAILABLE =
+  'available: json, eq, default, upper, lower, stringify, concat, truncate, escape_markup, if, unless, each, with, lookup';
 
 describe('templateProblem', () => {
   it('accepts every helper the sandbox offers', () => {
@@ -135,5 +137,51 @@ describe('renderTemplate', () => {
       new TemplateError(`The payload template loops more than ${MAX_TEMPLATE_ITERATIONS} times`),
     );
     expect(next).toBe('12');
+  });
+});
+
+describe('the text helpers chat presets use', () => {
+  it('builds JSON-safe text: stringify, concat, escape_markup, then json quotes it', () => {
+    const output = renderTemplate(
+      '{{json (concat "*" (escape_markup title) "* " (stringify data))}}',
+      { title: 'a <!channel> & b', data: { n: 1, s: 'x"y' } },
+    );
+
+    expect(JSON.parse(output)).toBe('*a &lt;!channel&gt; &amp; b* {"n":1,"s":"x\\"y"}');
+  });
+
+  it('stringifies with indentation when asked, nothing as null', () => {
+    expect(JSON.parse(renderTemplate('{{json (stringify data 2)}}', { data: { a: 1 } }))).toBe(
+      '{\n  "a": 1\n}',
+    );
+    expect(JSON.parse(renderTemplate('{{json (stringify missing)}}', {}))).toBe('null');
+  });
+
+  it.each([
+    ['short', 10, 'short'],
+    ['exactly ten', 11, 'exactly ten'],
+    ['0123456789', 5, '0123…'],
+    ['ab😀cd', 4, 'ab…'],
+    ['x &amp; y', 6, 'x …'],
+    ['anything', 0, ''],
+  ])(
+    'truncates %j to %i UTF-16 units as %j, never splitting a pair or an entity',
+    (text, max, cut) => {
+      expect(truncateText(text, max)).toBe(cut);
+      expect(truncateText(text, max).length).toBeLessThanOrEqual(max);
+    },
+  );
+
+  it('refuses a length that is not a whole number, as a template failure', () => {
+    expect(
+      thrownBy(() => renderTemplate('{{truncate title "ten"}}', { title: 'x' })),
+    ).toBeInstanceOf(TemplateError);
+  });
+
+  it('bounds the text the helpers build in one render', () => {
+    const template = '{{#each data}}{{truncate (stringify ../big) 1}}{{/each}}';
+    const context = { data: Array.from({ length: 40 }, () => 1), big: 'x'.repeat(100_000) };
+
+    expect(thrownBy(() => renderTemplate(template, context))).toBeInstanceOf(TemplateError);
   });
 });

@@ -24,13 +24,69 @@ const sandbox = Handlebars.create();
 sandbox.unregisterHelper('log');
 sandbox.unregisterDecorator('inline');
 
+/**
+ * Text the string helpers (stringify, concat, escape_markup) may build in one
+ * render before it is cut to size: a whole event's data, pretty-printed, fits
+ * several times over.
+ */
+const MAX_TEMPLATE_WORK_CHARS = 8 * MAX_TEMPLATE_OUTPUT_BYTES;
+
 /** What one render may still spend. Rendering is synchronous, so one render at a time. */
-const allowance = { iterations: 0, chars: 0 };
+const allowance = { iterations: 0, chars: 0, work: 0 };
 
 const spend = (text: string): string => {
   allowance.chars -= text.length;
   if (allowance.chars < 0) throw tooLarge();
   return text;
+};
+
+const spendWork = (text: string): string => {
+  allowance.work -= text.length;
+  if (allowance.work < 0) {
+    throw new TemplateError(
+      `The payload template builds more than ${MAX_TEMPLATE_WORK_CHARS} characters of text`,
+    );
+  }
+  return text;
+};
+
+/** Any value as text: strings as they are, nothing as '', the rest as JSON. */
+const asText = (value: unknown): string => {
+  if (typeof value === 'string') return value;
+  if (value === undefined || value === null) return '';
+  return JSON.stringify(value) ?? '';
+};
+
+/** The helper's own arguments, without the options object Handlebars passes last. */
+const argumentsOf = (args: unknown[]): unknown[] => args.slice(0, -1);
+
+/** An entity cut in half at the end (`&am`), which a chat tool would show as text. */
+const PARTIAL_ENTITY = /&[#A-Za-z0-9]{0,8}$/;
+const HIGH_SURROGATE = /[\uD800-\uDBFF]/;
+
+/**
+ * At most `max` UTF-16 code units (what Slack, Discord and JavaScript count),
+ * the last one an ellipsis when anything was cut. Never splits a surrogate
+ * pair or an HTML entity.
+ */
+export const truncateText = (text: string, max: number): string => {
+  if (text.length <= max) return text;
+  if (max < 1) return '';
+  let end = max - 1;
+  // A high surrogate at the cut would be left alone, which no UTF-8 text can carry.
+  if (HIGH_SURROGATE.test(text.charAt(end - 1))) end -= 1;
+  return `${text.slice(0, end).replace(PARTIAL_ENTITY, '')}\u2026`;
+};
+
+/** `&`, `<` and `>` as entities: Slack's mrkdwn and Google Chat's card text parse them. */
+export const escapeMarkup = (text: string): string =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+const wholeNumber = (value: unknown, helper: string): number => {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new TemplateError(`${helper} takes a length that is a whole number`);
+  }
+  return value;
 };
 
 const tooLarge = () =>
@@ -45,6 +101,22 @@ const TEMPLATE_HELPERS: Readonly<Record<string, Handlebars.HelperDelegate>> = {
     value === undefined || value === null || value === '' ? fallback : value,
   upper: (value: unknown) => (typeof value === 'string' ? spend(value.toUpperCase()) : value),
   lower: (value: unknown) => (typeof value === 'string' ? spend(value.toLowerCase()) : value),
+  // Text building, for chat presets: each answers a plain string, for `json` to quote.
+  /** `(stringify data 2)`: the value as JSON text, indented when asked. */
+  stringify: (...args: unknown[]) => {
+    const [value, indent] = argumentsOf(args);
+    const spaces = indent === undefined ? 0 : Math.min(wholeNumber(indent, 'stringify'), 10);
+    return spendWork(JSON.stringify(value ?? null, null, spaces) ?? 'null');
+  },
+  /** `(concat "*" event_type "*")`: the values as text, joined. */
+  concat: (...args: unknown[]) => spendWork(argumentsOf(args).map(asText).join('')),
+  /** `(truncate text 3000)`: at most that many characters (truncateText). */
+  truncate: (...args: unknown[]) => {
+    const [value, max] = argumentsOf(args);
+    return truncateText(asText(value), wholeNumber(max, 'truncate'));
+  },
+  /** `(escape_markup text)`: `&`, `<`, `>` as entities, so event data cannot mention or link. */
+  escape_markup: (...args: unknown[]) => spendWork(escapeMarkup(asText(argumentsOf(args)[0]))),
 };
 for (const [name, helper] of Object.entries(TEMPLATE_HELPERS)) sandbox.registerHelper(name, helper);
 
@@ -124,6 +196,7 @@ const firstLine = (error: unknown): string =>
 export const renderTemplate = (source: string, context: object): string => {
   allowance.iterations = MAX_TEMPLATE_ITERATIONS;
   allowance.chars = MAX_TEMPLATE_OUTPUT_BYTES;
+  allowance.work = MAX_TEMPLATE_WORK_CHARS;
   let output: string;
   try {
     output = compiledTemplate(source)(context, RUNTIME_OPTIONS);

@@ -1,4 +1,5 @@
-import type { Security, WebhookRecord } from './schema.ts';
+import * as v from 'valibot';
+import { type Security, type WebhookRecord, webhookFields, webhookRecordSchema } from './schema.ts';
 import { maskSecret } from './secrets.ts';
 import { effectiveContentType } from './webhook.ts';
 
@@ -7,6 +8,50 @@ import { effectiveContentType } from './webhook.ts';
  * every secret masked. The signing secret is shown in clear exactly once, in
  * the answer to the create (or, later, rotate) call that made it.
  */
+
+const stored = webhookRecordSchema.entries;
+const timestamp = v.pipe(v.string(), v.isoTimestamp());
+const nullableTimestamp = v.nullable(timestamp);
+
+/** The answer's webhook object; webhookView's type is its output, so the two cannot differ. */
+export const webhookViewSchema = v.strictObject({
+  webhook_id: v.pipe(v.string(), v.uuid()),
+  tenant: v.string(),
+  name: v.string(),
+  description: v.nullable(v.string()),
+  url: v.string(),
+  method: webhookFields.method,
+  event_types: v.array(v.string()),
+  /** Every secret in it masked. */
+  security: stored.security,
+  payload_format: webhookFields.payload_format,
+  content_type: v.string(),
+  custom_headers: v.nullable(v.record(v.string(), v.string())),
+  event_filter: v.unwrap(stored.event_filter),
+  payload_fields: v.unwrap(stored.payload_fields),
+  payload_transformation: v.unwrap(stored.payload_transformation),
+  retry_config: webhookFields.retry_config,
+  is_active: v.boolean(),
+  is_test_mode: v.boolean(),
+  verify_ssl: v.boolean(),
+  secret_token: v.nullable(v.string()),
+  rate_limit: webhookFields.rate_limit,
+  metadata: v.unwrap(stored.metadata),
+  tags: v.nullable(v.array(v.string())),
+  /** In clear in the create answer only; masked after. */
+  signing_secret: v.string(),
+  total_deliveries: v.number(),
+  successful_deliveries: v.number(),
+  failed_deliveries: v.number(),
+  last_delivery_at: nullableTimestamp,
+  last_success_at: nullableTimestamp,
+  last_failure_at: nullableTimestamp,
+  auto_disabled_at: nullableTimestamp,
+  created_at: timestamp,
+  updated_at: timestamp,
+});
+
+export type WebhookView = v.InferOutput<typeof webhookViewSchema>;
 
 const maskedSecurity = (security: Security, signingSecret: string): Security => {
   switch (security.type) {
@@ -27,7 +72,7 @@ const maskedSecurity = (security: Security, signingSecret: string): Security => 
 export const webhookView = (
   webhook: WebhookRecord,
   options: { revealSigningSecret?: boolean } = {},
-) => ({
+): WebhookView => ({
   webhook_id: webhook.webhook_id,
   tenant: webhook.tenant,
   name: webhook.name,
@@ -63,5 +108,3 @@ export const webhookView = (
   created_at: webhook.created_at,
   updated_at: webhook.updated_at,
 });
-
-export type WebhookView = ReturnType<typeof webhookView>;

@@ -110,6 +110,33 @@ describe('applyPatch', () => {
     expect(applied?.record).toMatchObject({ name: 'New', description: null, version: 2 });
   });
 
+  it('gives a new receiver, or one switched back on, a fresh circuit and lane', () => {
+    const tripped = {
+      ...build(),
+      circuit_opened_at: NOW.toISOString(),
+      circuit_failures: 5,
+      lane: 'standard' as const,
+    };
+    const reset = {
+      circuit_failures: null,
+      circuit_opened_at: null,
+      circuit_retry_at: null,
+      circuit_reopens: null,
+      circuit_probe_at: null,
+      circuit_last_failure: null,
+      lane: null,
+      lane_since: null,
+    };
+    expect(
+      applyPatch(tripped, { url: 'https://other.example/hook' }, LATER)?.changes,
+    ).toMatchObject(reset);
+    expect(
+      applyPatch({ ...tripped, is_active: false }, { is_active: true }, LATER)?.changes,
+    ).toMatchObject(reset);
+    expect(applyPatch(tripped, { name: 'Renamed' }, LATER)?.changes).not.toHaveProperty('lane');
+    expect(applyPatch(tripped, { url: tripped.url }, LATER)?.changes).not.toHaveProperty('lane');
+  });
+
   it('keeps secrets sent back masked', () => {
     const current = build({
       security: {

@@ -134,6 +134,19 @@ const unmaskSecurity = (incoming: Security, stored: WebhookRecord): Security => 
   }
 };
 
+/** The circuit and lane as a webhook's first delivery finds them: nothing stored. */
+const CIRCUIT_RESET = {
+  circuit_failures: null,
+  circuit_timeouts: null,
+  circuit_opened_at: null,
+  circuit_retry_at: null,
+  circuit_reopens: null,
+  circuit_probe_at: null,
+  circuit_last_failure: null,
+  lane: null,
+  lane_since: null,
+} as const satisfies Partial<WebhookRecord>;
+
 /**
  * Applies a partial update. Given fields replace stored ones as a whole; null
  * clears an optional field. Returns the new record and just the attributes
@@ -160,6 +173,14 @@ export const applyPatch = (
   if (patch.is_active === true && !current.is_active) {
     changes.auto_disabled_at = null;
     changes.failing_since = null;
+  }
+  // A new receiver, or one switched back on, starts with a closed circuit in
+  // the overflow lane until it answers fast (functions/domain/delivery/circuit.ts).
+  if (
+    (patch.is_active === true && !current.is_active) ||
+    (patch.url && patch.url !== current.url)
+  ) {
+    Object.assign(changes, CIRCUIT_RESET);
   }
   if (typeof patch.secret_token === 'string') {
     changes.secret_token = keepIfMasked(patch.secret_token, current.secret_token ?? undefined);

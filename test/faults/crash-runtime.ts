@@ -1,5 +1,6 @@
 import { startLocalRuntime } from '../../local/runtime.ts';
 import { TEST_CONTEXT } from '../support/runtime-context.ts';
+import { CRASH_CONTEXT } from './crash-context.ts';
 
 /**
  * The runtime the crash suite kills: `npm start`'s runtime on the services
@@ -17,7 +18,7 @@ const runtime = await startLocalRuntime({
   dataDir: undefined,
   devApiKey: process.env.WEBHOOKS_DEV_API_KEY,
   devTenant: 'dev',
-  context: TEST_CONTEXT,
+  context: { ...TEST_CONTEXT, ...CRASH_CONTEXT },
   endpoints: {
     dynamoDb: process.env.AWS_ENDPOINT_URL_DYNAMODB,
     sqs: process.env.AWS_ENDPOINT_URL_SQS,

@@ -9,6 +9,7 @@ import type { LocalRuntime } from '../../local/runtime.ts';
 import { type Child, run } from '../support/process.ts';
 import { apiClient, startDeliveryRuntime } from '../support/runtime.ts';
 import { type Books, checkBooks } from './books.ts';
+import { CRASH_CONTEXT } from './crash-context.ts';
 import { type ReceiverProcess, startReceiverProcess } from './faulty-receiver.ts';
 import { type BooksTarget, readAllDeliveries, sqsClient, waitUntilSettled } from './observe.ts';
 import { pairsByName, producerEvent, type RunWebhook, sendEvents } from './traffic.ts';
@@ -18,7 +19,9 @@ import { withoutPollers } from './without-pollers.ts';
  * Suite 2: the process running the handlers is killed (SIGKILL) while its
  * batches are in flight, twice, and nothing is lost: every delivery ends
  * final, no attempt number is used twice, the receiver never gets the same
- * (delivery, attempt) twice, the counters agree. The first kill lands while
+ * (delivery, attempt) twice. Counters are not held to the records here: they
+ * are written at most once, and a kill between a batch's records and its
+ * counters loses that batch's counts (docs/decisions.md). The first kill lands while
  * requests are open at the receiver; the second while a batch, its records
  * written, waits to write its counters (a proxy in front of DynamoDB holds
  * that write), the end of a batch a kill can also land in.
@@ -169,6 +172,7 @@ beforeAll(async () => {
     startDeliveryRuntime({
       queueVisibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS,
       transformTemplate: withoutPollers,
+      context: CRASH_CONTEXT,
     }),
     // A slow receiver keeps batches in flight; some 5xx keep retries in flight too.
     startReceiverProcess({
@@ -274,9 +278,4 @@ describe('a delivery runtime killed mid-batch', () => {
     // The kills landed mid-batch: attempts in flight were found and taken over.
     expect(cutOff.length).toBeGreaterThan(0);
   }, 240_000);
-
-  it('keeps the counters in step with the records', () => {
-    expect(books, 'the first test ran').toBeDefined();
-    expect(books.problems.filter((problem) => problem.startsWith(COUNTERS))).toEqual([]);
-  });
 });

@@ -95,7 +95,12 @@ let target: BooksTarget;
 beforeAll(async () => {
   [runtime, receiver] = await Promise.all([
     // 2 s (startDeliveryRuntime's) is shorter than a busy batch: its jobs would come back mid-run.
-    startDeliveryRuntime({ queueVisibilityTimeoutSeconds: 30 }),
+    // The books under random faults, not isolation (test/delivery/isolation.test.ts): with
+    // the circuit breaker on, failing receivers' jobs wait out open circuits for minutes.
+    startDeliveryRuntime({
+      queueVisibilityTimeoutSeconds: 30,
+      context: { circuitFailureThreshold: 0, overflowConcurrency: 0 },
+    }),
     startReceiverProcess({ seed: SEED, defaultMix: MIX, hangMs: 3000 }),
   ]);
   target = {

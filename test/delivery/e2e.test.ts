@@ -366,7 +366,8 @@ describe('failures', () => {
 });
 
 describe('rate limits', () => {
-  it('space deliveries out instead of dropping them', async () => {
+  // A timing test: on a loaded shared machine a send can lag its slot; one more try then.
+  it('space deliveries out instead of dropping them', { retry: 2 }, async () => {
     await createWebhook({
       rate_limit: { enabled: true, requests_per_minute: 120, burst_limit: 1 },
       event_types: ['project.created'],

@@ -207,7 +207,8 @@ afterAll(async () => {
 describe('a delivery runtime killed mid-batch', () => {
   let books: Books;
 
-  it('loses nothing and reuses no attempt number', async () => {
+  // Kills land wherever the batches are; on a loaded machine a run can miss its window.
+  it('loses nothing and reuses no attempt number', { retry: 1, timeout: 240_000 }, async () => {
     const api = apiClient(services, services.devApiKey);
     const ids = new Map<string, string>();
     for (const webhook of WEBHOOKS) {
@@ -277,5 +278,5 @@ describe('a delivery runtime killed mid-batch', () => {
     expect(books.deliveries).toBe(books.pairs);
     // The kills landed mid-batch: attempts in flight were found and taken over.
     expect(cutOff.length).toBeGreaterThan(0);
-  }, 240_000);
+  });
 });

@@ -209,8 +209,7 @@ export class DeliveryWorker {
     const isolated = isolation
       ? await this.#isolate(isolation, runs, limited, nowMs)
       : { runs, limited, setAside: [] };
-    // Slots count from when they are reserved: reading the webhooks took time of its own.
-    const slotted = await this.#reserveSlots([...isolated.limited.values()], this.#now().getTime());
+    const slotted = await this.#reserveSlots([...isolated.limited.values()], nowMs);
     return {
       runs: [...isolated.runs, ...slotted.runs],
       results: [...results, ...isolated.setAside, ...slotted.results],
